@@ -1,0 +1,50 @@
+"""The /graphql endpoint: strawberry's Litestar controller with orjson, clear JSON errors and our
+own GraphiQL page (built by portal/, every asset served locally)."""
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+from cross_web import HTTPException
+from litestar import MediaType, Request, Response
+from litestar.controller import Controller
+from strawberry.litestar import make_graphql_controller
+
+from app.api.graphql.context import graphql_context
+from app.api.graphql.schema import schema
+
+GRAPHIQL_PAGE = "graphiql.html"
+
+
+def make_controller(portal_dist: Path, sandbox_enabled: bool) -> type[Controller]:
+    base = make_graphql_controller(
+        schema,
+        path="/graphql",
+        context_getter=graphql_context,
+        graphql_ide="graphiql" if sandbox_enabled else None,
+        allow_queries_via_get=False,
+    )
+
+    class GraphQLController(base):  # type: ignore[valid-type,misc]
+        def decode_json(self, data: str | bytes) -> object:
+            try:
+                return orjson.loads(data)
+            except orjson.JSONDecodeError as error:
+                raise HTTPException(400, f"The request body is not valid JSON: {error}") from error
+
+        def parse_json(self, data: str | bytes) -> Any:
+            return self.decode_json(data)
+
+        def encode_json(self, data: object) -> bytes:
+            return orjson.dumps(data)
+
+        async def render_graphql_ide(self, request: Request[Any, Any, Any]) -> Response[str]:
+            page = portal_dist / GRAPHIQL_PAGE
+            if not page.is_file():
+                return Response(
+                    "The GraphQL explorer is not built: run ./gateway.sh serve (it builds portal/).",
+                    status_code=503, media_type=MediaType.TEXT,
+                )
+            return Response(page.read_text(), media_type=MediaType.HTML)
+
+    return GraphQLController

@@ -1,0 +1,40 @@
+"""Scalars. Records travel as JSON objects shaped by the published JSON Schema of their entity,
+so one malformed record is reported with its field path instead of rejecting the whole call."""
+
+from typing import Any, NewType
+
+import strawberry
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _record_scalar(name: str, entity: str) -> Any:
+    return strawberry.scalar(
+        NewType(name, object),
+        name=name,
+        description=(
+            f"A {entity} record as a JSON object, shaped by the standard schema v1 contract "
+            f"(/contracts/{entity}.schema.json). Field names are snake_case as in the contract. "
+            "Each record is validated on its own: an invalid one is reported with its field path "
+            "in the job's errors, the valid ones are stored."
+        ),
+        specified_by_url=f"/contracts/{entity}.schema.json",
+        serialize=_identity,
+        parse_value=_identity,
+    )
+
+
+ProductRecord = _record_scalar("ProductRecord", "product")
+AssetRecord = _record_scalar("AssetRecord", "asset")
+CampaignRecord = _record_scalar("CampaignRecord", "campaign")
+AudienceRecord = _record_scalar("AudienceRecord", "audience")
+
+JSONObject = strawberry.scalar(
+    NewType("JSONObject", object),
+    name="JSONObject",
+    description="A JSON object.",
+    serialize=_identity,
+    parse_value=_identity,
+)

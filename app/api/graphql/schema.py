@@ -1,0 +1,244 @@
+"""The GraphQL API: queries and mutations call services; nothing else happens here."""
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
+from strawberry.types import Info
+
+from app.api.graphql.errors import DomainErrors
+from app.api.graphql.permissions import IsAuthenticated
+from app.api.graphql.scalars import AssetRecord, AudienceRecord, CampaignRecord, ProductRecord
+from app.api.graphql.types import (
+    Door,
+    Entity,
+    JobCounters,
+    JobStatus,
+    KeyMode,
+    PageInfo,
+    Record,
+    RecordConnection,
+    RecordError,
+    RecordErrorConnection,
+    UserError,
+    job_counters,
+)
+from app.contracts.entities import Entity as DomainEntity
+from app.db.models import IngestJob
+from app.errors import GatewayError
+from app.ingest.service import IngestRequest, submit_ingest
+from app.jobs import service as jobs
+from app.jobs.models import Door as DomainDoor
+from app.jobs.models import JobStatus as DomainJobStatus
+from app.records import service as records
+from app.tenancy import service as tenancy
+from app.tenancy.models import Principal, Tenant
+
+AUTHENTICATED = [IsAuthenticated]
+
+
+def _principal(info: Info) -> Principal:
+    principal: Principal = info.context.principal
+    return principal
+
+
+@strawberry.type(description="An ingest job: one call's records on their way into the store.")
+class Job:
+    id: strawberry.ID
+    entity: Entity
+    status: JobStatus
+    door: Door
+    counters: JobCounters
+    idempotency_key: str | None
+    request_id: str | None = strawberry.field(description="X-Request-ID of the call that made it.")
+    attempts: int = strawberry.field(description="How many times a worker has picked it up.")
+    failure_reason: str | None = strawberry.field(
+        description="Why the last attempt failed, when one did (the job is retried)."
+    )
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    tenant: strawberry.Private[Tenant]
+
+    @classmethod
+    def from_row(cls, job: IngestJob) -> "Job":
+        return cls(
+            id=strawberry.ID(job.id), entity=DomainEntity(job.entity),
+            status=DomainJobStatus(job.status), door=Door(job.door),
+            counters=job_counters(job), idempotency_key=job.idempotency_key,
+            request_id=job.request_id, attempts=job.attempts, failure_reason=job.failure_reason,
+            created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
+            tenant=Tenant(job.client_id, job.livemode),
+        )
+
+    @strawberry.field(description="Why records were quarantined, in request order.")
+    async def errors(self, info: Info, first: int = 100,
+                     after: str | None = None) -> RecordErrorConnection:
+        async with info.context.services.sessions() as session:
+            page = await jobs.list_record_errors(session, self.tenant, str(self.id), first, after)
+        return RecordErrorConnection(
+            nodes=[RecordError.from_row(row) for row in page.items],
+            page_info=PageInfo(end_cursor=page.end_cursor, has_next_page=page.has_next_page),
+        )
+
+
+@strawberry.type
+class JobConnection:
+    nodes: list[Job]
+    page_info: PageInfo
+
+
+@strawberry.type(description="The client an API key belongs to.")
+class Client:
+    id: strawberry.ID
+    name: str
+    created_at: datetime
+
+
+@strawberry.type(description="The API key making this request (never its secret).")
+class ApiKeyInfo:
+    id: strawberry.ID
+    mode: KeyMode
+    prefix: str
+
+
+@strawberry.type(description="Who is calling.")
+class Viewer:
+    client: Client
+    api_key: ApiKeyInfo
+    mode: KeyMode = strawberry.field(description="TEST data is kept apart from LIVE data.")
+
+
+@strawberry.type(description="The answer to an ingest call.")
+class IngestPayload:
+    job: Job | None = strawberry.field(
+        description="The job holding the records; null when the call was rejected (see errors)."
+    )
+    replayed: bool = strawberry.field(
+        description="True when this idempotencyKey was seen before: the original job is returned."
+    )
+    errors: list[UserError] = strawberry.field(
+        description="Why the call as a whole was rejected; record-level problems are on the job."
+    )
+
+
+def _ingest_input(name: str, record_scalar: Any, entity: str) -> Any:
+    namespace = {
+        "__annotations__": {"records": list[record_scalar], "idempotency_key": str | None},
+        "records": strawberry.field(
+            description=f"1 to 5,000 {entity} records (standard schema v1)."
+        ),
+        "idempotency_key": strawberry.field(
+            default=None,
+            description="Retrying with the same key and the same records returns the first job "
+            "instead of creating another; the same key with different records is an error.",
+        ),
+    }
+    return strawberry.input(type(name, (), namespace), description=f"Records to ingest: {entity}.")
+
+
+IngestProductsInput = _ingest_input("IngestProductsInput", ProductRecord, "product")
+IngestAssetsInput = _ingest_input("IngestAssetsInput", AssetRecord, "asset")
+IngestCampaignsInput = _ingest_input("IngestCampaignsInput", CampaignRecord, "campaign")
+IngestAudienceInput = _ingest_input("IngestAudienceInput", AudienceRecord, "audience")
+
+
+async def _ingest(info: Info, entity: DomainEntity, payload: Any) -> IngestPayload:
+    request = IngestRequest(entity=entity, records=payload.records,
+                            idempotency_key=payload.idempotency_key, door=DomainDoor.GRAPHQL,
+                            request_id=info.context.request_id)
+    try:
+        accepted = await submit_ingest(info.context.services, _principal(info), request)
+    except GatewayError as error:
+        problems = [UserError.from_field_error(e) for e in error.errors]
+        return IngestPayload(job=None, replayed=False, errors=problems or [
+            UserError(code=error.code, message=error.message, path=None)])
+    return IngestPayload(job=Job.from_row(accepted.job), replayed=accepted.replayed, errors=[])
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(permission_classes=AUTHENTICATED,
+                         description="Push product records; returns the job at once.")
+    async def ingest_products(self, info: Info, input: IngestProductsInput) -> IngestPayload:  # type: ignore[valid-type]
+        return await _ingest(info, DomainEntity.PRODUCT, input)
+
+    @strawberry.mutation(permission_classes=AUTHENTICATED,
+                         description="Push asset (media) records; returns the job at once.")
+    async def ingest_assets(self, info: Info, input: IngestAssetsInput) -> IngestPayload:  # type: ignore[valid-type]
+        return await _ingest(info, DomainEntity.ASSET, input)
+
+    @strawberry.mutation(permission_classes=AUTHENTICATED,
+                         description="Push campaign records; returns the job at once.")
+    async def ingest_campaigns(self, info: Info, input: IngestCampaignsInput) -> IngestPayload:  # type: ignore[valid-type]
+        return await _ingest(info, DomainEntity.CAMPAIGN, input)
+
+    @strawberry.mutation(permission_classes=AUTHENTICATED,
+                         description="Push audience (contact) records; returns the job at once.")
+    async def ingest_audience(self, info: Info, input: IngestAudienceInput) -> IngestPayload:  # type: ignore[valid-type]
+        return await _ingest(info, DomainEntity.AUDIENCE, input)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(permission_classes=AUTHENTICATED, description="The calling client and key.")
+    async def viewer(self, info: Info) -> Viewer:
+        principal = _principal(info)
+        async with info.context.services.sessions() as session:
+            client = await tenancy.get_client(session, principal.client_id)
+            key = await tenancy.get_key(session, principal.key_id)
+        return Viewer(
+            client=Client(id=strawberry.ID(client.id), name=client.name,
+                          created_at=client.created_at),
+            api_key=ApiKeyInfo(id=strawberry.ID(key.id), mode=principal.mode, prefix=key.prefix),
+            mode=principal.mode,
+        )
+
+    @strawberry.field(permission_classes=AUTHENTICATED,
+                      description="One job of the calling client; null when there is no such job.")
+    async def job(self, info: Info, id: strawberry.ID) -> Job | None:
+        async with info.context.services.sessions() as session:
+            try:
+                found = await jobs.get_job(session, _principal(info).tenant, str(id))
+            except GatewayError:
+                return None
+        return Job.from_row(found)
+
+    @strawberry.field(permission_classes=AUTHENTICATED, description="Jobs, newest first.")
+    async def jobs(self, info: Info, first: int = 50, after: str | None = None,
+                   status: JobStatus | None = None,
+                   entity: Entity | None = None) -> JobConnection:
+        async with info.context.services.sessions() as session:
+            page = await jobs.list_jobs(session, _principal(info).tenant, first, after,
+                                        status, entity)
+        return JobConnection(nodes=[Job.from_row(job) for job in page.items],
+                             page_info=PageInfo(end_cursor=page.end_cursor,
+                                                has_next_page=page.has_next_page))
+
+    @strawberry.field(permission_classes=AUTHENTICATED,
+                      description="Stored canonical records, to check what arrived.")
+    async def records(self, info: Info, entity: Entity, external_ids: list[str] | None = None,
+                      first: int = 100, after: str | None = None) -> RecordConnection:
+        async with info.context.services.sessions() as session:
+            page = await records.list_records(session, _principal(info).tenant, entity,
+                                              external_ids, first, after)
+        return RecordConnection(nodes=[Record.from_row(row) for row in page.items],
+                                page_info=PageInfo(end_cursor=page.end_cursor,
+                                                   has_next_page=page.has_next_page))
+
+
+class GatewaySchema(strawberry.Schema):
+    def process_errors(self, errors: Any, execution_context: Any = None) -> None:
+        """Errors are logged where they are understood (DomainErrors), not as raw tracebacks."""
+
+
+schema = GatewaySchema(
+    query=Query,
+    mutation=Mutation,
+    extensions=[
+        DomainErrors,
+        QueryDepthLimiter(max_depth=12),
+        MaxAliasesLimiter(max_alias_count=30),
+    ],
+)

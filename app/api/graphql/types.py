@@ -1,0 +1,111 @@
+"""GraphQL object types. Names match the domain: Job is an ingest job, Record a canonical record."""
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+
+from app.api.graphql.scalars import JSONObject
+from app.contracts.entities import Entity as DomainEntity
+from app.db.models import CanonicalRecord, IngestJob
+from app.db.models import RecordError as RecordErrorRow
+from app.errors import FieldError
+from app.jobs.models import JobStatus as DomainJobStatus
+from app.tenancy.models import KeyMode as DomainKeyMode
+
+JobStatus = strawberry.enum(DomainJobStatus, description="Where an ingest job is.")
+Entity = strawberry.enum(DomainEntity, description="The kinds of record the gateway accepts.")
+KeyMode = strawberry.enum(
+    DomainKeyMode, description="TEST keys write to the sandbox only; LIVE keys to the real AMS."
+)
+
+
+@strawberry.enum(description="How a request reached the gateway.")
+class Door(Enum):
+    GRAPHQL = "graphql"
+    REST = "rest"
+    WEBHOOK = "webhook"
+
+
+@strawberry.type(description="A problem the caller can fix, with the path of the offending field.")
+class UserError:
+    code: str = strawberry.field(description="Stable, machine-readable error code.")
+    message: str = strawberry.field(description="What is wrong and what to do about it.")
+    path: str | None = strawberry.field(
+        description="Path of the offending input field, e.g. records[3].price.amount."
+    )
+
+    @classmethod
+    def from_field_error(cls, error: FieldError) -> "UserError":
+        return cls(code=error.code, message=error.message, path=error.dotted_path or None)
+
+
+@strawberry.type(description="Counts of what happened to a job's records.")
+class JobCounters:
+    received: int = strawberry.field(description="Records in the request.")
+    valid: int = strawberry.field(description="Records that passed validation.")
+    quarantined: int = strawberry.field(description="Records held back with errors.")
+    unchanged: int = strawberry.field(description="Valid records identical to what is stored.")
+    stale: int = strawberry.field(
+        description="Valid records older (source_updated_at) than what is stored: not applied."
+    )
+    written: int = strawberry.field(description="Records stored as new or changed.")
+    processed: int = strawberry.field(description="Records the worker has gone through so far.")
+
+
+@strawberry.type(description="Why one record of a job was quarantined.")
+class RecordError:
+    index: int = strawberry.field(description="Position of the record in the request, from 0.")
+    external_id: str | None
+    code: str
+    message: str
+    path: str = strawberry.field(description="Field path from the request, e.g. records[3].name.")
+
+    @classmethod
+    def from_row(cls, row: RecordErrorRow) -> "RecordError":
+        field_path = f".{row.path}" if row.path and not row.path.startswith("[") else row.path
+        return cls(index=row.position, external_id=row.external_id, code=row.code,
+                   message=row.message, path=f"records[{row.position}]{field_path}")
+
+
+@strawberry.type
+class PageInfo:
+    end_cursor: str | None
+    has_next_page: bool
+
+
+@strawberry.type
+class RecordErrorConnection:
+    nodes: list[RecordError]
+    page_info: PageInfo
+
+
+@strawberry.type(description="A stored canonical record: what the gateway holds after validation.")
+class Record:
+    entity: Entity
+    external_id: str
+    source_platform: str
+    source_updated_at: datetime
+    version: int = strawberry.field(description="Goes up by one each time the content changes.")
+    updated_at: datetime
+    data: JSONObject = strawberry.field(  # type: ignore[valid-type]
+        description="The record in the standard schema v1 shape (snake_case fields)."
+    )
+
+    @classmethod
+    def from_row(cls, row: CanonicalRecord) -> "Record":
+        return cls(entity=DomainEntity(row.entity), external_id=row.external_id,
+                   source_platform=row.source_platform, source_updated_at=row.source_updated_at,
+                   version=row.version, updated_at=row.updated_at, data=row.data)
+
+
+@strawberry.type
+class RecordConnection:
+    nodes: list[Record]
+    page_info: PageInfo
+
+
+def job_counters(job: IngestJob) -> JobCounters:
+    return JobCounters(received=job.received, valid=job.valid, quarantined=job.quarantined,
+                       unchanged=job.unchanged, stale=job.stale, written=job.written,
+                       processed=job.processed)

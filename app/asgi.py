@@ -1,0 +1,60 @@
+"""create_app(): the Litestar application with every door mounted."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar, get
+from litestar.exceptions import HTTPException
+from litestar.response import Redirect
+
+from app.api.graphql.controller import make_controller
+from app.api.request_id import RequestIdMiddleware
+from app.api.rest.errors import gateway_error_handler, http_exception_handler
+from app.api.rest.system import contract_routes, health, portal_routes
+from app.errors import GatewayError
+from app.logs import configure_logging
+from app.services import Services
+from app.settings import Settings, get_settings
+
+
+@get("/", sync_to_thread=False, include_in_schema=False)
+def root() -> Redirect:
+    return Redirect(path="/portal/")
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Litestar:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+    services = services or Services.create(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        app.state.services = services
+        await services.start()
+        try:
+            yield
+        finally:
+            await services.stop()
+
+    handlers = [
+        make_controller(settings.portal_dist_dir, settings.sandbox_enabled),
+        health,
+        root,
+        *contract_routes(settings.contracts_dir),
+        *portal_routes(settings),
+    ]
+    return Litestar(
+        route_handlers=handlers,
+        lifespan=[lifespan],
+        middleware=[RequestIdMiddleware],
+        exception_handlers={
+            HTTPException: http_exception_handler,
+            GatewayError: gateway_error_handler,
+        },
+        request_max_body_size=settings.max_body_bytes,
+        debug=False,
+        logging_config=None,
+    )
+
+
+__all__ = ["create_app"]

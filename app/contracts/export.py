@@ -1,0 +1,49 @@
+"""The published contract files, generated from code: JSON Schemas per entity and the GraphQL SDL."""
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from app.contracts.entities import ENTITY_MODELS, EXAMPLES, Entity
+
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+SDL_PATH = Path("graphql") / "schema.graphql"
+
+
+def entity_json_schema(entity: Entity) -> dict[str, Any]:
+    model = ENTITY_MODELS[entity]
+    schema = model.model_json_schema(mode="validation")
+    return {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "$id": f"/contracts/{entity.value}.schema.json",
+        **schema,
+        "examples": [EXAMPLES[entity]],
+    }
+
+
+def render_json(document: dict[str, Any]) -> str:
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"
+
+
+def contract_files() -> dict[Path, str]:
+    """Relative path → exact file content, for every generated contract artifact."""
+    from app.api.graphql.schema import schema  # noqa: PLC0415 - the API imports contracts
+
+    files = {
+        Path("contracts") / f"{entity.value}.schema.json": render_json(entity_json_schema(entity))
+        for entity in Entity
+    }
+    files[SDL_PATH] = schema.as_str() + "\n"
+    return files
+
+
+def export_contracts(root: Path) -> list[Path]:
+    written = []
+    for relative, content in contract_files().items():
+        target = root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists() or target.read_text() != content:
+            target.write_text(content)
+            written.append(relative)
+    return written

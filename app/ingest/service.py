@@ -1,0 +1,174 @@
+"""Accepting an ingest call: envelope checks, idempotency, then the job and every raw record
+written in one transaction. Per-record validation happens in the worker, so one bad record never
+costs the partner the good ones."""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import structlog
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.contracts.entities import Entity
+from app.db.models import IngestJob, StagedRecord
+from app.errors import FieldError, GatewayError
+from app.ids import new_id
+from app.jobs.models import Door, JobStatus
+from app.services import Services
+from app.tenancy.models import Principal
+
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+log = structlog.get_logger("gateway.ingest")
+
+
+@dataclass(frozen=True)
+class IngestRequest:
+    entity: Entity
+    records: list[Any]
+    idempotency_key: str | None
+    door: Door
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class IngestAccepted:
+    job: IngestJob
+    replayed: bool
+
+
+def check_envelope(request: IngestRequest, max_records: int) -> None:
+    errors = []
+    count = len(request.records)
+    if count == 0:
+        errors.append(FieldError("empty_records", "records must hold at least one record.",
+                                 ("records",)))
+    elif count > max_records:
+        errors.append(FieldError(
+            "too_many_records",
+            f"records holds {count} records; at most {max_records} are accepted per call. "
+            "Split the batch, or use the bulk NDJSON import.",
+            ("records",),
+        ))
+    key = request.idempotency_key
+    if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
+        errors.append(FieldError(
+            "invalid_idempotency_key",
+            f"idempotencyKey must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters.",
+            ("idempotencyKey",),
+        ))
+    if errors:
+        raise GatewayError("invalid_envelope", errors[0].message, errors=errors)
+
+
+def serialise_records(records: list[Any]) -> tuple[list[bytes], str]:
+    """Each record as canonical JSON (sorted keys), and a hash of the whole request."""
+    digest = hashlib.sha256()
+    payloads = []
+    for record in records:
+        payload = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+        digest.update(payload)
+        digest.update(b"\n")
+        payloads.append(payload)
+    return payloads, digest.hexdigest()
+
+
+async def accept_ingest(
+    session: AsyncSession, principal: Principal, request: IngestRequest, max_records: int
+) -> IngestAccepted:
+    """Persist the job and its records (the caller commits, then dispatches the job id)."""
+    check_envelope(request, max_records)
+    payloads, request_hash = serialise_records(request.records)
+    request_hash = hashlib.sha256(f"{request.entity.value}:{request_hash}".encode()).hexdigest()
+    if request.idempotency_key is not None:
+        earlier = await _find_by_idempotency_key(session, principal, request.idempotency_key)
+        if earlier is not None:
+            return _replay(earlier, request_hash)
+    job = _new_job(principal, request, request_hash, received=len(payloads))
+    try:
+        async with session.begin_nested():
+            session.add(job)
+            await session.flush()
+            await session.execute(insert(StagedRecord), [
+                {"job_id": job.id, "position": position, "client_id": principal.client_id,
+                 "payload": payload.decode()}
+                for position, payload in enumerate(payloads)
+            ])
+    except IntegrityError:
+        if request.idempotency_key is None:
+            raise
+        # A concurrent call with the same key won the race: answer as its replay.
+        earlier = await _find_by_idempotency_key(session, principal, request.idempotency_key)
+        if earlier is None:
+            raise
+        return _replay(earlier, request_hash)
+    return IngestAccepted(job=job, replayed=False)
+
+
+def _new_job(
+    principal: Principal, request: IngestRequest, request_hash: str, received: int
+) -> IngestJob:
+    return IngestJob(
+        id=new_id("job"),
+        client_id=principal.client_id,
+        livemode=principal.tenant.livemode,
+        api_key_id=principal.key_id,
+        entity=request.entity.value,
+        door=request.door.value,
+        status=JobStatus.QUEUED.value,
+        idempotency_key=request.idempotency_key,
+        request_hash=request_hash,
+        request_id=request.request_id,
+        received=received,
+        valid=0,
+        quarantined=0,
+        unchanged=0,
+        stale=0,
+        written=0,
+        processed=0,
+        attempts=0,
+        created_at=datetime.now(UTC),
+        dispatched_at=datetime.now(UTC),
+    )
+
+
+async def _find_by_idempotency_key(
+    session: AsyncSession, principal: Principal, key: str
+) -> IngestJob | None:
+    tenant = principal.tenant
+    return await session.scalar(
+        select(IngestJob).where(
+            IngestJob.client_id == tenant.client_id,
+            IngestJob.livemode == tenant.livemode,
+            IngestJob.idempotency_key == key,
+        )
+    )
+
+
+def _replay(earlier: IngestJob, request_hash: str) -> IngestAccepted:
+    if earlier.request_hash != request_hash:
+        raise GatewayError(
+            "idempotency_conflict",
+            "This idempotencyKey was already used with a different request. Use a new key for "
+            "new data, or resend exactly the original request to get its job.",
+            kind="conflict",
+            errors=[FieldError("idempotency_conflict", "Key reused with a different body.",
+                               ("idempotencyKey",))],
+        )
+    return IngestAccepted(job=earlier, replayed=True)
+
+
+async def submit_ingest(services: Services, principal: Principal,
+                        request: IngestRequest) -> IngestAccepted:
+    """The one entry every door uses: persist, commit, then hand the job id to a worker."""
+    async with services.sessions() as session, session.begin():
+        accepted = await accept_ingest(session, principal, request,
+                                       services.settings.max_records_per_call)
+    if not accepted.replayed:
+        await services.dispatcher.dispatch([accepted.job.id])
+    log.info("ingest.accepted", job_id=accepted.job.id, entity=request.entity.value,
+             records=accepted.job.received, replayed=accepted.replayed, door=request.door.value)
+    return accepted

@@ -1,0 +1,240 @@
+"""Running one ingest job: claim a lease, process staged records chunk by chunk, finish.
+
+Each chunk commits its canonical writes, its record errors, the job's counters and the resume
+cursor in one transaction, guarded by the lease token. A killed worker's job is claimed again once
+the lease expires and resumes after the last committed chunk; re-running a chunk changes nothing.
+"""
+
+import secrets
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.contracts.entities import Entity
+from app.db.models import IngestJob, RecordError, StagedRecord
+from app.jobs.models import JobStatus
+from app.records.service import Outcome, RecordKey, StoredState, decide, load_states, upsert
+from app.errors import FieldError
+from app.records.validation import ValidRecord, external_id_of, validate_record
+from app.settings import Settings
+from app.tenancy.models import Tenant
+
+log = structlog.get_logger("gateway.jobs")
+
+
+class LeaseLost(Exception):
+    """Another worker holds the job now; this one stops without committing."""
+
+
+@dataclass(frozen=True)
+class Lease:
+    job_id: str
+    token: str
+    tenant: Tenant
+    entity: Entity
+    request_id: str | None
+    attempts: int
+    processed: int
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def claim(sessions: async_sessionmaker[AsyncSession], job_id: str,
+                settings: Settings) -> Lease | None:
+    now = _now()
+    token = secrets.token_hex(16)
+    async with sessions() as session, session.begin():
+        claimed = await session.execute(
+            update(IngestJob)
+            .where(
+                IngestJob.id == job_id,
+                or_(
+                    IngestJob.status == JobStatus.QUEUED.value,
+                    (IngestJob.status == JobStatus.PROCESSING.value)
+                    & (IngestJob.lease_expires_at < now),
+                ),
+            )
+            .values(
+                status=JobStatus.PROCESSING.value,
+                lease_token=token,
+                lease_expires_at=now + timedelta(seconds=settings.job_lease_seconds),
+                attempts=IngestJob.attempts + 1,
+                started_at=func.coalesce(IngestJob.started_at, now),
+            )
+            .returning(IngestJob.client_id, IngestJob.livemode, IngestJob.entity,
+                       IngestJob.request_id, IngestJob.attempts, IngestJob.processed)
+        )
+        row = claimed.first()
+        if row is None:
+            return None
+    return Lease(job_id, token, Tenant(row.client_id, row.livemode), Entity(row.entity),
+                 row.request_id, row.attempts, row.processed)
+
+
+@dataclass
+class ValidatedChunk:
+    counts: Counter[str] = field(default_factory=Counter)
+    errors: list[dict[str, object]] = field(default_factory=list)
+    newest: dict[RecordKey, ValidRecord] = field(default_factory=dict)
+
+
+def validate_chunk(lease: Lease, staged: list[StagedRecord]) -> ValidatedChunk:
+    """Validate each record; of duplicates within the chunk keep the newest."""
+    chunk = ValidatedChunk()
+    for row in staged:
+        result = validate_record(lease.entity, row.payload)
+        if isinstance(result, list):
+            chunk.counts["quarantined"] += 1
+            chunk.errors.extend(_error_rows(lease, row, result))
+            continue
+        chunk.counts["valid"] += 1
+        key = (result.source_platform, result.external_id)
+        kept = chunk.newest.get(key)
+        if kept is None:
+            chunk.newest[key] = result
+            continue
+        newer_wins = result.source_updated_at >= kept.source_updated_at
+        winner, loser = (result, kept) if newer_wins else (kept, result)
+        chunk.newest[key] = winner
+        same = loser.content_hash == winner.content_hash
+        chunk.counts[Outcome.UNCHANGED.value if same else Outcome.STALE.value] += 1
+    return chunk
+
+
+def _error_rows(lease: Lease, row: StagedRecord, errors: list[FieldError]) -> list[dict[str, object]]:
+    external_id = external_id_of(row.payload)
+    return [
+        {"job_id": lease.job_id, "client_id": lease.tenant.client_id, "position": row.position,
+         "external_id": external_id, "code": error.code, "path": error.dotted_path,
+         "message": error.message}
+        for error in errors
+    ]
+
+
+def decide_chunk(lease: Lease, chunk: ValidatedChunk,
+                 states: dict[RecordKey, StoredState]) -> list[ValidRecord]:
+    """Count each kept record's outcome; return those the store must take."""
+    to_write = []
+    for key, record in chunk.newest.items():
+        stored = states.get(key)
+        outcome = decide(record, stored, lease.job_id)
+        chunk.counts[outcome.value] += 1
+        newer = stored is not None and record.source_updated_at > stored.source_updated_at
+        if outcome is Outcome.WRITTEN or (outcome is Outcome.UNCHANGED and newer):
+            to_write.append(record)
+    return to_write
+
+
+async def run_chunk(session: AsyncSession, lease: Lease, after_position: int,
+                    settings: Settings) -> int:
+    """Process the next chunk; returns how many staged records it covered (0 when done)."""
+    staged = list(await session.scalars(
+        select(StagedRecord)
+        .where(StagedRecord.job_id == lease.job_id, StagedRecord.position >= after_position)
+        .order_by(StagedRecord.position)
+        .limit(settings.job_chunk_size)
+    ))
+    if not staged:
+        return 0
+    chunk = validate_chunk(lease, staged)
+    states = await load_states(session, lease.tenant, lease.entity, set(chunk.newest))
+    await upsert(session, lease.tenant, lease.entity, lease.job_id,
+                 decide_chunk(lease, chunk, states))
+    if chunk.errors:
+        await session.execute(insert(RecordError), chunk.errors)
+    await _advance(session, lease, staged[-1].position + 1, chunk.counts, settings)
+    return len(staged)
+
+
+async def _advance(session: AsyncSession, lease: Lease, processed: int, counts: Counter[str],
+                   settings: Settings) -> None:
+    job = IngestJob
+    advanced = await session.execute(
+        update(job)
+        .where(job.id == lease.job_id, job.lease_token == lease.token)
+        .values(
+            processed=processed,
+            valid=job.valid + counts["valid"],
+            quarantined=job.quarantined + counts["quarantined"],
+            unchanged=job.unchanged + counts["unchanged"],
+            stale=job.stale + counts["stale"],
+            written=job.written + counts["written"],
+            lease_expires_at=_now() + timedelta(seconds=settings.job_lease_seconds),
+        )
+    )
+    if advanced.rowcount != 1:  # type: ignore[attr-defined]
+        raise LeaseLost(lease.job_id)
+
+
+def final_status(job: IngestJob) -> JobStatus:
+    if job.quarantined == 0:
+        return JobStatus.SUCCEEDED
+    return JobStatus.PARTIALLY_SUCCEEDED if job.valid > 0 else JobStatus.FAILED
+
+
+async def _finish(session: AsyncSession, lease: Lease) -> JobStatus:
+    job = await session.get(IngestJob, lease.job_id, with_for_update=True)
+    if job is None or job.lease_token != lease.token:
+        raise LeaseLost(lease.job_id)
+    status = final_status(job)
+    job.status = status.value
+    job.finished_at = _now()
+    job.lease_token = None
+    job.lease_expires_at = None
+    return status
+
+
+async def _record_failure(sessions: async_sessionmaker[AsyncSession], lease: Lease,
+                          error: BaseException, settings: Settings) -> None:
+    """Give the job back for a retry (the sweeper redispatches it), or fail it for good."""
+    exhausted = lease.attempts >= settings.job_max_attempts
+    values: dict[str, object] = {"lease_token": None, "lease_expires_at": None,
+                                 "failure_reason": f"{type(error).__name__}: {error}"[:2000]}
+    if exhausted:
+        values |= {"status": JobStatus.FAILED.value, "finished_at": _now()}
+    else:
+        values |= {"status": JobStatus.QUEUED.value, "dispatched_at": _now()}
+    async with sessions() as session, session.begin():
+        await session.execute(update(IngestJob)
+                              .where(IngestJob.id == lease.job_id,
+                                     IngestJob.lease_token == lease.token)
+                              .values(**values))
+
+
+async def run_job(sessions: async_sessionmaker[AsyncSession], job_id: str,
+                  settings: Settings) -> JobStatus | None:
+    """Process one job to the end. None when the job was not ours to run (done or leased)."""
+    lease = await claim(sessions, job_id, settings)
+    if lease is None:
+        return None
+    with structlog.contextvars.bound_contextvars(job_id=job_id, request_id=lease.request_id):
+        log.info("job.started", attempt=lease.attempts, resume_from=lease.processed)
+        try:
+            return await _run_chunks(sessions, lease, settings)
+        except LeaseLost:
+            log.warning("job.lease_lost")
+            return None
+        except Exception as error:
+            log.exception("job.error", attempt=lease.attempts)
+            await _record_failure(sessions, lease, error, settings)
+            return None
+
+
+async def _run_chunks(sessions: async_sessionmaker[AsyncSession], lease: Lease,
+                      settings: Settings) -> JobStatus:
+    position = lease.processed
+    while True:
+        async with sessions() as session, session.begin():
+            covered = await run_chunk(session, lease, position, settings)
+            if covered == 0:
+                status = await _finish(session, lease)
+                break
+        position += covered
+    log.info("job.finished", status=status.value)
+    return status

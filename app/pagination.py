@@ -1,0 +1,34 @@
+"""Cursor pagination shared by every list: opaque cursors over a sortable id."""
+
+import base64
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from app.errors import GatewayError
+
+MAX_PAGE_SIZE = 500
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    end_cursor: str | None
+    has_next_page: bool
+
+
+def check_page_size(first: int) -> None:
+    if not 1 <= first <= MAX_PAGE_SIZE:
+        raise GatewayError("invalid_page_size", f"first must be 1 to {MAX_PAGE_SIZE}.",
+                           errors=[])
+
+
+def encode_cursor(value: str) -> str:
+    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError) as error:
+        raise GatewayError("invalid_cursor", "The cursor is not one this API returned.") from error

@@ -1,0 +1,30 @@
+"""The process-wide parts the doors share: settings, database, dispatcher."""
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.db.engine import create_engine, create_session_factory
+from app.jobs.dispatch import Dispatcher, make_dispatcher
+from app.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    dispatcher: Dispatcher
+
+    @classmethod
+    def create(cls, settings: Settings) -> "Services":
+        engine = create_engine(settings.database_url)
+        sessions = create_session_factory(engine)
+        return cls(settings, engine, sessions, make_dispatcher(sessions, settings))
+
+    async def start(self) -> None:
+        await self.dispatcher.start()
+
+    async def stop(self) -> None:
+        await self.dispatcher.stop()
+        await self.engine.dispose()
