@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar, get
+from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from litestar.response import Redirect
 
@@ -28,8 +29,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     services = services or Services.create(settings)
 
     @asynccontextmanager
-    async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        app.state.services = services
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await services.start()
         try:
             yield
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             GatewayError: gateway_error_handler,
         },
         request_max_body_size=settings.max_body_bytes,
+        state=State({"services": services}),
         debug=False,
         logging_config=None,
     )

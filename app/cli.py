@@ -91,25 +91,33 @@ async def prepare_embedded_database(settings: Settings) -> str | None:
 @json_option
 def serve(host: str | None, port: int | None, as_json: bool) -> None:
     """Run the gateway (API, GraphiQL in sandbox, in-process jobs without Redis)."""
-    import uvicorn  # noqa: PLC0415
+    import uvicorn
 
-    from app.asgi import create_app  # noqa: PLC0415
+    from app.asgi import create_app
 
     settings = get_settings()
     host, port = host or settings.host, port or settings.port
     first_key = asyncio.run(prepare_embedded_database(settings)) if settings.is_sqlite else None
     base = f"http://{host}:{port}"
-    emit(as_json, {"url": base, "graphql": f"{base}/graphql", "sandbox_test_key": first_key},
-         _serve_banner(base, first_key))
+    emit(
+        as_json,
+        {"url": base, "graphql": f"{base}/graphql", "sandbox_test_key": first_key},
+        _serve_banner(base, first_key),
+    )
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
 
 
 def _serve_banner(base: str, first_key: str | None) -> str:
-    lines = [f"Smart Gateway on {base}", f"  GraphQL + explorer: {base}/graphql",
-             f"  Portal: {base}/portal/"]
+    lines = [
+        f"Smart Gateway on {base}",
+        f"  GraphQL + explorer: {base}/graphql",
+        f"  Portal: {base}/portal/",
+    ]
     if first_key:
-        lines += ["  New embedded database: a 'Sandbox' client was created with this test key",
-                  f"  (shown once, keep it): {first_key}"]
+        lines += [
+            "  New embedded database: a 'Sandbox' client was created with this test key",
+            f"  (shown once, keep it): {first_key}",
+        ]
     return "\n".join(lines)
 
 
@@ -118,9 +126,9 @@ def _serve_banner(base: str, first_key: str | None) -> str:
 @json_option
 def worker(burst: bool, as_json: bool) -> None:
     """Run an arq worker (needs GATEWAY_REDIS_URL)."""
-    from arq.worker import Worker  # noqa: PLC0415
+    from arq.worker import Worker
 
-    from workers.arq_worker import worker_settings  # noqa: PLC0415
+    from workers.arq_worker import worker_settings
 
     if not get_settings().redis_url:
         fail(as_json, "redis_required", "Set GATEWAY_REDIS_URL to run a worker.")
@@ -154,10 +162,13 @@ def keys() -> None:
 def keys_create(client_id: str, mode: str, as_json: bool) -> None:
     """Create an API key and print its secret once."""
     created = run_in_session(
-        as_json, lambda session: tenancy.create_key(session, client_id, KeyMode(mode)))
-    emit(as_json,
-         {"id": created.key.id, "client_id": client_id, "mode": mode, "secret": created.secret},
-         f"created key {created.key.id}\nsecret (shown once): {created.secret}")
+        as_json, lambda session: tenancy.create_key(session, client_id, KeyMode(mode))
+    )
+    emit(
+        as_json,
+        {"id": created.key.id, "client_id": client_id, "mode": mode, "secret": created.secret},
+        f"created key {created.key.id}\nsecret (shown once): {created.secret}",
+    )
 
 
 @keys.command("revoke")
@@ -176,8 +187,11 @@ def keys_revoke(key_id: str, as_json: bool) -> None:
 def keys_rotate(key_id: str, as_json: bool) -> None:
     """Issue a new key for the same client and mode, and revoke the old one."""
     created = run_in_session(as_json, lambda session: tenancy.rotate_key(session, key_id))
-    emit(as_json, {"id": created.key.id, "replaces": key_id, "secret": created.secret},
-         f"created key {created.key.id} replacing {key_id}\nsecret (shown once): {created.secret}")
+    emit(
+        as_json,
+        {"id": created.key.id, "replaces": key_id, "secret": created.secret},
+        f"created key {created.key.id} replacing {key_id}\nsecret (shown once): {created.secret}",
+    )
 
 
 @main.group()
@@ -186,12 +200,16 @@ def contracts() -> None:
 
 
 @contracts.command("export")
-@click.option("--root", type=click.Path(path_type=Path), default=ROOT_DIR,
-              help="Repository root to write graphql/ and contracts/ under.")
+@click.option(
+    "--root",
+    type=click.Path(path_type=Path),
+    default=ROOT_DIR,
+    help="Repository root to write graphql/ and contracts/ under.",
+)
 @json_option
 def contracts_export(root: Path, as_json: bool) -> None:
     """Regenerate graphql/schema.graphql and contracts/*.schema.json from the code."""
-    from app.contracts.export import export_contracts  # noqa: PLC0415
+    from app.contracts.export import export_contracts
 
     written = [str(path) for path in export_contracts(root)]
     emit(as_json, {"written": written}, "\n".join(written) or "contracts are up to date")

@@ -19,8 +19,7 @@ class Page(Generic[T]):
 
 def check_page_size(first: int) -> None:
     if not 1 <= first <= MAX_PAGE_SIZE:
-        raise GatewayError("invalid_page_size", f"first must be 1 to {MAX_PAGE_SIZE}.",
-                           errors=[])
+        raise GatewayError("invalid_page_size", f"first must be 1 to {MAX_PAGE_SIZE}.", errors=[])
 
 
 def encode_cursor(value: str) -> str:

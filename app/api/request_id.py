@@ -43,6 +43,10 @@ class RequestIdMiddleware:
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
-                log.info("http.request", method=scope["method"], path=scope["path"],
-                         status=status.get("code"),
-                         duration_ms=round((time.perf_counter() - started) * 1000, 2))
+                log.info(
+                    "http.request",
+                    method=scope["method"],
+                    path=scope["path"],
+                    status=status.get("code"),
+                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                )

@@ -4,7 +4,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
-from pydantic import Field, NonNegativeInt, PositiveInt, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from app.contracts.fields import (
@@ -44,7 +51,7 @@ class ProductVariant(ContractModel):
     name: ShortText | None = None
     price: Money | None = None
     options: dict[ShortText, ShortText] = Field(
-        default_factory=dict, description="Option name → value, e.g. {\"size\": \"M\"}."
+        default_factory=dict, description='Option name → value, e.g. {"size": "M"}.'
     )
     inventory_quantity: int | None = None
 
@@ -63,9 +70,7 @@ class Product(RecordBase):
     tags: TagList = Field(default_factory=list)
     url: Url | None = None
     images: Annotated[list[ProductImage], Field(max_length=250)] = Field(default_factory=list)
-    variants: Annotated[list[ProductVariant], Field(max_length=2000)] = Field(
-        default_factory=list
-    )
+    variants: Annotated[list[ProductVariant], Field(max_length=2000)] = Field(default_factory=list)
     inventory_quantity: int | None = None
     source_created_at: UtcDateTime | None = None
 

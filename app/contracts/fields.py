@@ -5,7 +5,15 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 
 class SourcePlatform(StrEnum):
@@ -20,11 +28,17 @@ def _to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def _upper(value: object) -> object:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
 UtcDateTime = Annotated[
     AwareDatetime,
     AfterValidator(_to_utc),
-    Field(description="RFC 3339 date-time with an offset; stored in UTC.",
-          examples=["2026-11-01T10:00:00Z"]),
+    Field(
+        description="RFC 3339 date-time with an offset; stored in UTC.",
+        examples=["2026-11-01T10:00:00Z"],
+    ),
 ]
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000)]
@@ -37,12 +51,15 @@ ExternalId = Annotated[
 Url = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=2048, pattern=r"^https?://\S+$"),
-    Field(description="An absolute http(s) URL.", examples=["https://shop.example.com/p/linen-shirt"]),
+    Field(
+        description="An absolute http(s) URL.", examples=["https://shop.example.com/p/linen-shirt"]
+    ),
 ]
 Email = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, to_lower=True, max_length=320,
-                      pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    StringConstraints(
+        strip_whitespace=True, to_lower=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+    ),
     Field(description="An email address; stored lower-cased.", examples=["ana@example.com"]),
 ]
 Phone = Annotated[
@@ -52,12 +69,14 @@ Phone = Annotated[
 ]
 CountryCode = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z]{2}$"),
+    BeforeValidator(_upper),
+    StringConstraints(pattern=r"^[A-Z]{2}$"),
     Field(description="ISO 3166-1 alpha-2 country code.", examples=["DE"]),
 ]
 CurrencyCode = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z]{3}$"),
+    BeforeValidator(_upper),
+    StringConstraints(pattern=r"^[A-Z]{3}$"),
     Field(description="ISO 4217 currency code.", examples=["EUR"]),
 ]
 DecimalString = Annotated[

@@ -16,8 +16,8 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.engine import Dialect
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -26,6 +26,7 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
 
 class UtcDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes on every backend (SQLite keeps no offset, so it is restored on read)."""
@@ -75,7 +76,9 @@ class ApiKey(Base):
 class IngestJob(Base):
     __tablename__ = "ingest_jobs"
     __table_args__ = (
-        UniqueConstraint("client_id", "livemode", "idempotency_key", name="uq_ingest_jobs_idempotency"),
+        UniqueConstraint(
+            "client_id", "livemode", "idempotency_key", name="uq_ingest_jobs_idempotency"
+        ),
         Index(None, "client_id", "livemode", "id"),
         Index(None, "status", "lease_expires_at"),
     )

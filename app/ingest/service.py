@@ -44,22 +44,27 @@ def check_envelope(request: IngestRequest, max_records: int) -> None:
     errors = []
     count = len(request.records)
     if count == 0:
-        errors.append(FieldError("empty_records", "records must hold at least one record.",
-                                 ("records",)))
+        errors.append(
+            FieldError("empty_records", "records must hold at least one record.", ("records",))
+        )
     elif count > max_records:
-        errors.append(FieldError(
-            "too_many_records",
-            f"records holds {count} records; at most {max_records} are accepted per call. "
-            "Split the batch, or use the bulk NDJSON import.",
-            ("records",),
-        ))
+        errors.append(
+            FieldError(
+                "too_many_records",
+                f"records holds {count} records; at most {max_records} are accepted per call. "
+                "Split the batch, or use the bulk NDJSON import.",
+                ("records",),
+            )
+        )
     key = request.idempotency_key
     if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
-        errors.append(FieldError(
-            "invalid_idempotency_key",
-            f"idempotencyKey must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters.",
-            ("idempotencyKey",),
-        ))
+        errors.append(
+            FieldError(
+                "invalid_idempotency_key",
+                f"idempotencyKey must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters.",
+                ("idempotencyKey",),
+            )
+        )
     if errors:
         raise GatewayError("invalid_envelope", errors[0].message, errors=errors)
 
@@ -92,11 +97,18 @@ async def accept_ingest(
         async with session.begin_nested():
             session.add(job)
             await session.flush()
-            await session.execute(insert(StagedRecord), [
-                {"job_id": job.id, "position": position, "client_id": principal.client_id,
-                 "payload": payload.decode()}
-                for position, payload in enumerate(payloads)
-            ])
+            await session.execute(
+                insert(StagedRecord),
+                [
+                    {
+                        "job_id": job.id,
+                        "position": position,
+                        "client_id": principal.client_id,
+                        "payload": payload.decode(),
+                    }
+                    for position, payload in enumerate(payloads)
+                ],
+            )
     except IntegrityError:
         if request.idempotency_key is None:
             raise
@@ -155,20 +167,31 @@ def _replay(earlier: IngestJob, request_hash: str) -> IngestAccepted:
             "This idempotencyKey was already used with a different request. Use a new key for "
             "new data, or resend exactly the original request to get its job.",
             kind="conflict",
-            errors=[FieldError("idempotency_conflict", "Key reused with a different body.",
-                               ("idempotencyKey",))],
+            errors=[
+                FieldError(
+                    "idempotency_conflict", "Key reused with a different body.", ("idempotencyKey",)
+                )
+            ],
         )
     return IngestAccepted(job=earlier, replayed=True)
 
 
-async def submit_ingest(services: Services, principal: Principal,
-                        request: IngestRequest) -> IngestAccepted:
+async def submit_ingest(
+    services: Services, principal: Principal, request: IngestRequest
+) -> IngestAccepted:
     """The one entry every door uses: persist, commit, then hand the job id to a worker."""
     async with services.sessions() as session, session.begin():
-        accepted = await accept_ingest(session, principal, request,
-                                       services.settings.max_records_per_call)
+        accepted = await accept_ingest(
+            session, principal, request, services.settings.max_records_per_call
+        )
     if not accepted.replayed:
         await services.dispatcher.dispatch([accepted.job.id])
-    log.info("ingest.accepted", job_id=accepted.job.id, entity=request.entity.value,
-             records=accepted.job.received, replayed=accepted.replayed, door=request.door.value)
+    log.info(
+        "ingest.accepted",
+        job_id=accepted.job.id,
+        entity=request.entity.value,
+        records=accepted.job.received,
+        replayed=accepted.replayed,
+        door=request.door.value,
+    )
     return accepted

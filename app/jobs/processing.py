@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.contracts.entities import Entity
 from app.db.models import IngestJob, RecordError, StagedRecord
+from app.errors import FieldError
 from app.jobs.models import JobStatus
 from app.records.service import Outcome, RecordKey, StoredState, decide, load_states, upsert
-from app.errors import FieldError
 from app.records.validation import ValidRecord, external_id_of, validate_record
 from app.settings import Settings
 from app.tenancy.models import Tenant
@@ -45,8 +45,9 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def claim(sessions: async_sessionmaker[AsyncSession], job_id: str,
-                settings: Settings) -> Lease | None:
+async def claim(
+    sessions: async_sessionmaker[AsyncSession], job_id: str, settings: Settings
+) -> Lease | None:
     now = _now()
     token = secrets.token_hex(16)
     async with sessions() as session, session.begin():
@@ -67,14 +68,27 @@ async def claim(sessions: async_sessionmaker[AsyncSession], job_id: str,
                 attempts=IngestJob.attempts + 1,
                 started_at=func.coalesce(IngestJob.started_at, now),
             )
-            .returning(IngestJob.client_id, IngestJob.livemode, IngestJob.entity,
-                       IngestJob.request_id, IngestJob.attempts, IngestJob.processed)
+            .returning(
+                IngestJob.client_id,
+                IngestJob.livemode,
+                IngestJob.entity,
+                IngestJob.request_id,
+                IngestJob.attempts,
+                IngestJob.processed,
+            )
         )
         row = claimed.first()
         if row is None:
             return None
-    return Lease(job_id, token, Tenant(row.client_id, row.livemode), Entity(row.entity),
-                 row.request_id, row.attempts, row.processed)
+    return Lease(
+        job_id,
+        token,
+        Tenant(row.client_id, row.livemode),
+        Entity(row.entity),
+        row.request_id,
+        row.attempts,
+        row.processed,
+    )
 
 
 @dataclass
@@ -107,18 +121,27 @@ def validate_chunk(lease: Lease, staged: list[StagedRecord]) -> ValidatedChunk:
     return chunk
 
 
-def _error_rows(lease: Lease, row: StagedRecord, errors: list[FieldError]) -> list[dict[str, object]]:
+def _error_rows(
+    lease: Lease, row: StagedRecord, errors: list[FieldError]
+) -> list[dict[str, object]]:
     external_id = external_id_of(row.payload)
     return [
-        {"job_id": lease.job_id, "client_id": lease.tenant.client_id, "position": row.position,
-         "external_id": external_id, "code": error.code, "path": error.dotted_path,
-         "message": error.message}
+        {
+            "job_id": lease.job_id,
+            "client_id": lease.tenant.client_id,
+            "position": row.position,
+            "external_id": external_id,
+            "code": error.code,
+            "path": error.dotted_path,
+            "message": error.message,
+        }
         for error in errors
     ]
 
 
-def decide_chunk(lease: Lease, chunk: ValidatedChunk,
-                 states: dict[RecordKey, StoredState]) -> list[ValidRecord]:
+def decide_chunk(
+    lease: Lease, chunk: ValidatedChunk, states: dict[RecordKey, StoredState]
+) -> list[ValidRecord]:
     """Count each kept record's outcome; return those the store must take."""
     to_write = []
     for key, record in chunk.newest.items():
@@ -131,29 +154,34 @@ def decide_chunk(lease: Lease, chunk: ValidatedChunk,
     return to_write
 
 
-async def run_chunk(session: AsyncSession, lease: Lease, after_position: int,
-                    settings: Settings) -> int:
+async def run_chunk(
+    session: AsyncSession, lease: Lease, after_position: int, settings: Settings
+) -> int:
     """Process the next chunk; returns how many staged records it covered (0 when done)."""
-    staged = list(await session.scalars(
-        select(StagedRecord)
-        .where(StagedRecord.job_id == lease.job_id, StagedRecord.position >= after_position)
-        .order_by(StagedRecord.position)
-        .limit(settings.job_chunk_size)
-    ))
+    staged = list(
+        await session.scalars(
+            select(StagedRecord)
+            .where(StagedRecord.job_id == lease.job_id, StagedRecord.position >= after_position)
+            .order_by(StagedRecord.position)
+            .limit(settings.job_chunk_size)
+        )
+    )
     if not staged:
         return 0
     chunk = validate_chunk(lease, staged)
     states = await load_states(session, lease.tenant, lease.entity, set(chunk.newest))
-    await upsert(session, lease.tenant, lease.entity, lease.job_id,
-                 decide_chunk(lease, chunk, states))
+    await upsert(
+        session, lease.tenant, lease.entity, lease.job_id, decide_chunk(lease, chunk, states)
+    )
     if chunk.errors:
         await session.execute(insert(RecordError), chunk.errors)
     await _advance(session, lease, staged[-1].position + 1, chunk.counts, settings)
     return len(staged)
 
 
-async def _advance(session: AsyncSession, lease: Lease, processed: int, counts: Counter[str],
-                   settings: Settings) -> None:
+async def _advance(
+    session: AsyncSession, lease: Lease, processed: int, counts: Counter[str], settings: Settings
+) -> None:
     job = IngestJob
     advanced = await session.execute(
         update(job)
@@ -190,25 +218,34 @@ async def _finish(session: AsyncSession, lease: Lease) -> JobStatus:
     return status
 
 
-async def _record_failure(sessions: async_sessionmaker[AsyncSession], lease: Lease,
-                          error: BaseException, settings: Settings) -> None:
+async def _record_failure(
+    sessions: async_sessionmaker[AsyncSession],
+    lease: Lease,
+    error: BaseException,
+    settings: Settings,
+) -> None:
     """Give the job back for a retry (the sweeper redispatches it), or fail it for good."""
     exhausted = lease.attempts >= settings.job_max_attempts
-    values: dict[str, object] = {"lease_token": None, "lease_expires_at": None,
-                                 "failure_reason": f"{type(error).__name__}: {error}"[:2000]}
+    values: dict[str, object] = {
+        "lease_token": None,
+        "lease_expires_at": None,
+        "failure_reason": f"{type(error).__name__}: {error}"[:2000],
+    }
     if exhausted:
         values |= {"status": JobStatus.FAILED.value, "finished_at": _now()}
     else:
         values |= {"status": JobStatus.QUEUED.value, "dispatched_at": _now()}
     async with sessions() as session, session.begin():
-        await session.execute(update(IngestJob)
-                              .where(IngestJob.id == lease.job_id,
-                                     IngestJob.lease_token == lease.token)
-                              .values(**values))
+        await session.execute(
+            update(IngestJob)
+            .where(IngestJob.id == lease.job_id, IngestJob.lease_token == lease.token)
+            .values(**values)
+        )
 
 
-async def run_job(sessions: async_sessionmaker[AsyncSession], job_id: str,
-                  settings: Settings) -> JobStatus | None:
+async def run_job(
+    sessions: async_sessionmaker[AsyncSession], job_id: str, settings: Settings
+) -> JobStatus | None:
     """Process one job to the end. None when the job was not ours to run (done or leased)."""
     lease = await claim(sessions, job_id, settings)
     if lease is None:
@@ -226,8 +263,9 @@ async def run_job(sessions: async_sessionmaker[AsyncSession], job_id: str,
             return None
 
 
-async def _run_chunks(sessions: async_sessionmaker[AsyncSession], lease: Lease,
-                      settings: Settings) -> JobStatus:
+async def _run_chunks(
+    sessions: async_sessionmaker[AsyncSession], lease: Lease, settings: Settings
+) -> JobStatus:
     position = lease.processed
     while True:
         async with sessions() as session, session.begin():

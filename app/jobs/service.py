@@ -10,20 +10,27 @@ from app.jobs.models import JobStatus
 from app.pagination import Page, check_page_size, decode_cursor, encode_cursor
 from app.tenancy.models import Tenant
 
+
 async def get_job(session: AsyncSession, tenant: Tenant, job_id: str) -> IngestJob:
-    job = await session.scalar(select(IngestJob).where(
-        IngestJob.id == job_id,
-        IngestJob.client_id == tenant.client_id,
-        IngestJob.livemode == tenant.livemode,
-    ))
+    job = await session.scalar(
+        select(IngestJob).where(
+            IngestJob.id == job_id,
+            IngestJob.client_id == tenant.client_id,
+            IngestJob.livemode == tenant.livemode,
+        )
+    )
     if job is None:
         raise NotFoundError("job")
     return job
 
 
 async def list_jobs(
-    session: AsyncSession, tenant: Tenant, first: int, after: str | None,
-    status: JobStatus | None = None, entity: Entity | None = None,
+    session: AsyncSession,
+    tenant: Tenant,
+    first: int,
+    after: str | None,
+    status: JobStatus | None = None,
+    entity: Entity | None = None,
 ) -> Page[IngestJob]:
     """Newest first."""
     check_page_size(first)
@@ -52,7 +59,9 @@ async def list_record_errors(
         try:
             after_id = int(decode_cursor(after))
         except ValueError as error:
-            raise GatewayError("invalid_cursor", "The cursor is not one this API returned.") from error
+            raise GatewayError(
+                "invalid_cursor", "The cursor is not one this API returned."
+            ) from error
         query = query.where(RecordError.id > after_id)
     found = list(await session.scalars(query.order_by(RecordError.id).limit(first + 1)))
     page = found[:first]

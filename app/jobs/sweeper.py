@@ -20,16 +20,29 @@ async def due_job_ids(sessions: async_sessionmaker[AsyncSession], settings: Sett
     now = datetime.now(UTC)
     redispatch_before = now - timedelta(seconds=settings.job_redispatch_after_seconds)
     async with sessions() as session, session.begin():
-        ids = list(await session.scalars(
-            select(IngestJob.id).where(or_(
-                and_(IngestJob.status == JobStatus.QUEUED.value,
-                     IngestJob.dispatched_at < redispatch_before),
-                and_(IngestJob.status == JobStatus.PROCESSING.value,
-                     IngestJob.lease_expires_at < now,
-                     or_(IngestJob.dispatched_at.is_(None),
-                         IngestJob.dispatched_at < redispatch_before)),
-            )).order_by(IngestJob.id).limit(SWEEP_BATCH)
-        ))
+        ids = list(
+            await session.scalars(
+                select(IngestJob.id)
+                .where(
+                    or_(
+                        and_(
+                            IngestJob.status == JobStatus.QUEUED.value,
+                            IngestJob.dispatched_at < redispatch_before,
+                        ),
+                        and_(
+                            IngestJob.status == JobStatus.PROCESSING.value,
+                            IngestJob.lease_expires_at < now,
+                            or_(
+                                IngestJob.dispatched_at.is_(None),
+                                IngestJob.dispatched_at < redispatch_before,
+                            ),
+                        ),
+                    )
+                )
+                .order_by(IngestJob.id)
+                .limit(SWEEP_BATCH)
+            )
+        )
         if ids:
             await session.execute(
                 update(IngestJob).where(IngestJob.id.in_(ids)).values(dispatched_at=now)

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.contracts.entities import Entity
 from app.db.models import CanonicalRecord
-from app.pagination import Page, check_page_size, decode_cursor, encode_cursor
 from app.ids import new_id
+from app.pagination import Page, check_page_size, decode_cursor, encode_cursor
 from app.records.validation import ValidRecord
 from app.tenancy.models import Tenant
 
@@ -52,8 +52,13 @@ async def load_states(
         return {}
     table = CanonicalRecord
     rows = await session.execute(
-        select(table.source_platform, table.external_id, table.content_hash,
-               table.source_updated_at, table.last_job_id).where(
+        select(
+            table.source_platform,
+            table.external_id,
+            table.content_hash,
+            table.source_updated_at,
+            table.last_job_id,
+        ).where(
             table.client_id == tenant.client_id,
             table.livemode == tenant.livemode,
             table.entity == entity.value,
@@ -62,13 +67,17 @@ async def load_states(
     )
     return {
         (row.source_platform, row.external_id): StoredState(
-            row.content_hash, row.source_updated_at, row.last_job_id)
+            row.content_hash, row.source_updated_at, row.last_job_id
+        )
         for row in rows
     }
 
 
 async def upsert(
-    session: AsyncSession, tenant: Tenant, entity: Entity, job_id: str,
+    session: AsyncSession,
+    tenant: Tenant,
+    entity: Entity,
+    job_id: str,
     records: Sequence[ValidRecord],
 ) -> None:
     """Insert or update; the WHERE clause keeps a newer stored record even under races."""
@@ -83,11 +92,19 @@ def _row(
     tenant: Tenant, entity: Entity, job_id: str, record: ValidRecord, now: datetime
 ) -> dict[str, Any]:
     return {
-        "id": new_id("rec"), "client_id": tenant.client_id, "livemode": tenant.livemode,
-        "entity": entity.value, "source_platform": record.source_platform,
-        "external_id": record.external_id, "data": record.data,
-        "content_hash": record.content_hash, "source_updated_at": record.source_updated_at,
-        "version": 1, "last_job_id": job_id, "created_at": now, "updated_at": now,
+        "id": new_id("rec"),
+        "client_id": tenant.client_id,
+        "livemode": tenant.livemode,
+        "entity": entity.value,
+        "source_platform": record.source_platform,
+        "external_id": record.external_id,
+        "data": record.data,
+        "content_hash": record.content_hash,
+        "source_updated_at": record.source_updated_at,
+        "version": 1,
+        "last_job_id": job_id,
+        "created_at": now,
+        "updated_at": now,
     }
 
 
@@ -115,8 +132,12 @@ def _upsert_statement(dialect_name: str) -> Any:
 
 
 async def list_records(
-    session: AsyncSession, tenant: Tenant, entity: Entity, external_ids: Sequence[str] | None,
-    first: int, after: str | None,
+    session: AsyncSession,
+    tenant: Tenant,
+    entity: Entity,
+    external_ids: Sequence[str] | None,
+    first: int,
+    after: str | None,
 ) -> Page[CanonicalRecord]:
     check_page_size(first)
     table = CanonicalRecord

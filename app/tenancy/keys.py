@@ -46,4 +46,6 @@ def display_prefix(parsed: ParsedKey) -> str:
 
 def hashes_match(stored_hash: str | None, presented_hash: str) -> bool:
     """Constant-time; compares against a dummy when no row exists so timing says nothing."""
-    return hmac.compare_digest(stored_hash or _DUMMY_HASH, presented_hash) and stored_hash is not None
+    return (
+        hmac.compare_digest(stored_hash or _DUMMY_HASH, presented_hash) and stored_hash is not None
+    )

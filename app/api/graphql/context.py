@@ -28,7 +28,9 @@ def bearer_token(request: Request[Any, Any, Any]) -> str | None:
     return token.strip()
 
 
-async def resolve_principal(services: Services, request: Request[Any, Any, Any]) -> Principal | None:
+async def resolve_principal(
+    services: Services, request: Request[Any, Any, Any]
+) -> Principal | None:
     """None when no key was sent; a presented key that is not valid fails the request (401)."""
     token = bearer_token(request)
     if token is None:
@@ -43,5 +45,8 @@ async def graphql_context(request: Request[Any, Any, Any]) -> GatewayContext:
         principal = await resolve_principal(services, request)
     except AuthenticationError as error:
         raise NotAuthorizedException(detail=error.message, extra={"code": error.code}) from error
-    return GatewayContext(services=services, principal=principal,
-                          request_id=request.scope["state"].get("request_id", ""))
+    return GatewayContext(
+        services=services,
+        principal=principal,
+        request_id=request.scope["state"].get("request_id", ""),
+    )

@@ -12,6 +12,7 @@ from strawberry.litestar import make_graphql_controller
 
 from app.api.graphql.context import graphql_context
 from app.api.graphql.schema import schema
+from app.api.rest.errors import error_body
 
 GRAPHIQL_PAGE = "graphiql.html"
 
@@ -35,6 +36,17 @@ def make_controller(portal_dist: Path, sandbox_enabled: bool) -> type[Controller
         def parse_json(self, data: str | bytes) -> Any:
             return self.decode_json(data)
 
+        async def execute_request(
+            self, request: Request[Any, Any, Any], context: Any, root_value: Any
+        ) -> Response[Any]:
+            try:
+                return await self.run(request, context=context, root_value=root_value)  # type: ignore[no-any-return]
+            except HTTPException as error:
+                status = error.status_code
+                code = "bad_request" if status == 400 else "method_not_allowed"
+                return Response(error_body(request, status, code, error.reason),
+                                status_code=status, media_type=MediaType.JSON)
+
         def encode_json(self, data: object) -> bytes:
             return orjson.dumps(data)
 
@@ -43,7 +55,8 @@ def make_controller(portal_dist: Path, sandbox_enabled: bool) -> type[Controller
             if not page.is_file():
                 return Response(
                     "The GraphQL explorer is not built: run ./gateway.sh serve (it builds portal/).",
-                    status_code=503, media_type=MediaType.TEXT,
+                    status_code=503,
+                    media_type=MediaType.TEXT,
                 )
             return Response(page.read_text(), media_type=MediaType.HTML)
 

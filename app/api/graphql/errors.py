@@ -3,10 +3,10 @@
 from collections.abc import Iterator
 
 import structlog
-from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from app.errors import GatewayError
+from graphql import GraphQLError
 
 log = structlog.get_logger("gateway.graphql")
 
@@ -19,14 +19,18 @@ def _describe(error: GraphQLError) -> GraphQLError:
         error.message = original.message
         error.extensions = {
             "code": original.code,
-            "errors": [{"code": e.code, "message": e.message, "path": e.dotted_path}
-                       for e in original.errors],
+            "errors": [
+                {"code": e.code, "message": e.message, "path": e.dotted_path}
+                for e in original.errors
+            ],
         }
         return error
     log.error("graphql.unexpected_error", path=error.path, exc_info=original)
     return GraphQLError(
         "Internal error. Quote the request id (X-Request-ID header) when reporting it.",
-        nodes=error.nodes, path=error.path, extensions={"code": "internal_error"},
+        nodes=error.nodes,
+        path=error.path,
+        extensions={"code": "internal_error"},
     )
 
 

@@ -64,17 +64,25 @@ class Job:
     @classmethod
     def from_row(cls, job: IngestJob) -> "Job":
         return cls(
-            id=strawberry.ID(job.id), entity=DomainEntity(job.entity),
-            status=DomainJobStatus(job.status), door=Door(job.door),
-            counters=job_counters(job), idempotency_key=job.idempotency_key,
-            request_id=job.request_id, attempts=job.attempts, failure_reason=job.failure_reason,
-            created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
+            id=strawberry.ID(job.id),
+            entity=DomainEntity(job.entity),
+            status=DomainJobStatus(job.status),
+            door=Door(job.door),
+            counters=job_counters(job),
+            idempotency_key=job.idempotency_key,
+            request_id=job.request_id,
+            attempts=job.attempts,
+            failure_reason=job.failure_reason,
+            created_at=job.created_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
             tenant=Tenant(job.client_id, job.livemode),
         )
 
     @strawberry.field(description="Why records were quarantined, in request order.")
-    async def errors(self, info: Info, first: int = 100,
-                     after: str | None = None) -> RecordErrorConnection:
+    async def errors(
+        self, info: Info, first: int = 100, after: str | None = None
+    ) -> RecordErrorConnection:
         async with info.context.services.sessions() as session:
             page = await jobs.list_record_errors(session, self.tenant, str(self.id), first, after)
         return RecordErrorConnection(
@@ -145,37 +153,52 @@ IngestAudienceInput = _ingest_input("IngestAudienceInput", AudienceRecord, "audi
 
 
 async def _ingest(info: Info, entity: DomainEntity, payload: Any) -> IngestPayload:
-    request = IngestRequest(entity=entity, records=payload.records,
-                            idempotency_key=payload.idempotency_key, door=DomainDoor.GRAPHQL,
-                            request_id=info.context.request_id)
+    request = IngestRequest(
+        entity=entity,
+        records=payload.records,
+        idempotency_key=payload.idempotency_key,
+        door=DomainDoor.GRAPHQL,
+        request_id=info.context.request_id,
+    )
     try:
         accepted = await submit_ingest(info.context.services, _principal(info), request)
     except GatewayError as error:
         problems = [UserError.from_field_error(e) for e in error.errors]
-        return IngestPayload(job=None, replayed=False, errors=problems or [
-            UserError(code=error.code, message=error.message, path=None)])
+        return IngestPayload(
+            job=None,
+            replayed=False,
+            errors=problems or [UserError(code=error.code, message=error.message, path=None)],
+        )
     return IngestPayload(job=Job.from_row(accepted.job), replayed=accepted.replayed, errors=[])
 
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(permission_classes=AUTHENTICATED,
-                         description="Push product records; returns the job at once.")
+    @strawberry.mutation(
+        permission_classes=AUTHENTICATED,
+        description="Push product records; returns the job at once.",
+    )
     async def ingest_products(self, info: Info, input: IngestProductsInput) -> IngestPayload:  # type: ignore[valid-type]
         return await _ingest(info, DomainEntity.PRODUCT, input)
 
-    @strawberry.mutation(permission_classes=AUTHENTICATED,
-                         description="Push asset (media) records; returns the job at once.")
+    @strawberry.mutation(
+        permission_classes=AUTHENTICATED,
+        description="Push asset (media) records; returns the job at once.",
+    )
     async def ingest_assets(self, info: Info, input: IngestAssetsInput) -> IngestPayload:  # type: ignore[valid-type]
         return await _ingest(info, DomainEntity.ASSET, input)
 
-    @strawberry.mutation(permission_classes=AUTHENTICATED,
-                         description="Push campaign records; returns the job at once.")
+    @strawberry.mutation(
+        permission_classes=AUTHENTICATED,
+        description="Push campaign records; returns the job at once.",
+    )
     async def ingest_campaigns(self, info: Info, input: IngestCampaignsInput) -> IngestPayload:  # type: ignore[valid-type]
         return await _ingest(info, DomainEntity.CAMPAIGN, input)
 
-    @strawberry.mutation(permission_classes=AUTHENTICATED,
-                         description="Push audience (contact) records; returns the job at once.")
+    @strawberry.mutation(
+        permission_classes=AUTHENTICATED,
+        description="Push audience (contact) records; returns the job at once.",
+    )
     async def ingest_audience(self, info: Info, input: IngestAudienceInput) -> IngestPayload:  # type: ignore[valid-type]
         return await _ingest(info, DomainEntity.AUDIENCE, input)
 
@@ -189,14 +212,17 @@ class Query:
             client = await tenancy.get_client(session, principal.client_id)
             key = await tenancy.get_key(session, principal.key_id)
         return Viewer(
-            client=Client(id=strawberry.ID(client.id), name=client.name,
-                          created_at=client.created_at),
+            client=Client(
+                id=strawberry.ID(client.id), name=client.name, created_at=client.created_at
+            ),
             api_key=ApiKeyInfo(id=strawberry.ID(key.id), mode=principal.mode, prefix=key.prefix),
             mode=principal.mode,
         )
 
-    @strawberry.field(permission_classes=AUTHENTICATED,
-                      description="One job of the calling client; null when there is no such job.")
+    @strawberry.field(
+        permission_classes=AUTHENTICATED,
+        description="One job of the calling client; null when there is no such job.",
+    )
     async def job(self, info: Info, id: strawberry.ID) -> Job | None:
         async with info.context.services.sessions() as session:
             try:
@@ -206,26 +232,43 @@ class Query:
         return Job.from_row(found)
 
     @strawberry.field(permission_classes=AUTHENTICATED, description="Jobs, newest first.")
-    async def jobs(self, info: Info, first: int = 50, after: str | None = None,
-                   status: JobStatus | None = None,
-                   entity: Entity | None = None) -> JobConnection:
+    async def jobs(
+        self,
+        info: Info,
+        first: int = 50,
+        after: str | None = None,
+        status: JobStatus | None = None,
+        entity: Entity | None = None,
+    ) -> JobConnection:
         async with info.context.services.sessions() as session:
-            page = await jobs.list_jobs(session, _principal(info).tenant, first, after,
-                                        status, entity)
-        return JobConnection(nodes=[Job.from_row(job) for job in page.items],
-                             page_info=PageInfo(end_cursor=page.end_cursor,
-                                                has_next_page=page.has_next_page))
+            page = await jobs.list_jobs(
+                session, _principal(info).tenant, first, after, status, entity
+            )
+        return JobConnection(
+            nodes=[Job.from_row(job) for job in page.items],
+            page_info=PageInfo(end_cursor=page.end_cursor, has_next_page=page.has_next_page),
+        )
 
-    @strawberry.field(permission_classes=AUTHENTICATED,
-                      description="Stored canonical records, to check what arrived.")
-    async def records(self, info: Info, entity: Entity, external_ids: list[str] | None = None,
-                      first: int = 100, after: str | None = None) -> RecordConnection:
+    @strawberry.field(
+        permission_classes=AUTHENTICATED,
+        description="Stored canonical records, to check what arrived.",
+    )
+    async def records(
+        self,
+        info: Info,
+        entity: Entity,
+        external_ids: list[str] | None = None,
+        first: int = 100,
+        after: str | None = None,
+    ) -> RecordConnection:
         async with info.context.services.sessions() as session:
-            page = await records.list_records(session, _principal(info).tenant, entity,
-                                              external_ids, first, after)
-        return RecordConnection(nodes=[Record.from_row(row) for row in page.items],
-                                page_info=PageInfo(end_cursor=page.end_cursor,
-                                                   has_next_page=page.has_next_page))
+            page = await records.list_records(
+                session, _principal(info).tenant, entity, external_ids, first, after
+            )
+        return RecordConnection(
+            nodes=[Record.from_row(row) for row in page.items],
+            page_info=PageInfo(end_cursor=page.end_cursor, has_next_page=page.has_next_page),
+        )
 
 
 class GatewaySchema(strawberry.Schema):

@@ -64,8 +64,13 @@ class RecordError:
     @classmethod
     def from_row(cls, row: RecordErrorRow) -> "RecordError":
         field_path = f".{row.path}" if row.path and not row.path.startswith("[") else row.path
-        return cls(index=row.position, external_id=row.external_id, code=row.code,
-                   message=row.message, path=f"records[{row.position}]{field_path}")
+        return cls(
+            index=row.position,
+            external_id=row.external_id,
+            code=row.code,
+            message=row.message,
+            path=f"records[{row.position}]{field_path}",
+        )
 
 
 @strawberry.type
@@ -94,9 +99,15 @@ class Record:
 
     @classmethod
     def from_row(cls, row: CanonicalRecord) -> "Record":
-        return cls(entity=DomainEntity(row.entity), external_id=row.external_id,
-                   source_platform=row.source_platform, source_updated_at=row.source_updated_at,
-                   version=row.version, updated_at=row.updated_at, data=row.data)
+        return cls(
+            entity=DomainEntity(row.entity),
+            external_id=row.external_id,
+            source_platform=row.source_platform,
+            source_updated_at=row.source_updated_at,
+            version=row.version,
+            updated_at=row.updated_at,
+            data=row.data,
+        )
 
 
 @strawberry.type
@@ -106,6 +117,12 @@ class RecordConnection:
 
 
 def job_counters(job: IngestJob) -> JobCounters:
-    return JobCounters(received=job.received, valid=job.valid, quarantined=job.quarantined,
-                       unchanged=job.unchanged, stale=job.stale, written=job.written,
-                       processed=job.processed)
+    return JobCounters(
+        received=job.received,
+        valid=job.valid,
+        quarantined=job.quarantined,
+        unchanged=job.unchanged,
+        stale=job.stale,
+        written=job.written,
+        processed=job.processed,
+    )

@@ -30,5 +30,8 @@ def contract_routes(contracts_dir: Path) -> list[ControllerRouterHandler]:
 
 
 def portal_routes(settings: Settings) -> list[ControllerRouterHandler]:
-    return [create_static_files_router(path="/portal", directories=[settings.portal_dist_dir],
-                                       html_mode=True, name="portal")]
+    return [
+        create_static_files_router(
+            path="/portal", directories=[settings.portal_dist_dir], html_mode=True, name="portal"
+        )
+    ]
