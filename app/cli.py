@@ -130,9 +130,10 @@ def worker(burst: bool, as_json: bool) -> None:
 
     from workers.arq_worker import worker_settings
 
-    if not get_settings().redis_url:
+    settings = get_settings()
+    if not settings.redis_url:
         fail(as_json, "redis_required", "Set GATEWAY_REDIS_URL to run a worker.")
-    result = Worker(**worker_settings(burst=burst)).run()
+    result = Worker(**worker_settings(settings, burst=burst)).run()
     emit(as_json, {"stopped": True, "result": str(result)}, "worker stopped")
 
 
@@ -213,3 +214,7 @@ def contracts_export(root: Path, as_json: bool) -> None:
 
     written = [str(path) for path in export_contracts(root)]
     emit(as_json, {"written": written}, "\n".join(written) or "contracts are up to date")
+
+
+if __name__ == "__main__":
+    main()

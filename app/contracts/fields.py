@@ -69,14 +69,14 @@ Phone = Annotated[
 ]
 CountryCode = Annotated[
     str,
-    BeforeValidator(_upper),
     StringConstraints(pattern=r"^[A-Z]{2}$"),
+    BeforeValidator(_upper),
     Field(description="ISO 3166-1 alpha-2 country code.", examples=["DE"]),
 ]
 CurrencyCode = Annotated[
     str,
-    BeforeValidator(_upper),
     StringConstraints(pattern=r"^[A-Z]{3}$"),
+    BeforeValidator(_upper),
     Field(description="ISO 4217 currency code.", examples=["EUR"]),
 ]
 DecimalString = Annotated[
