@@ -1,5 +1,7 @@
 """Engine and session factory for both shapes: SQLite (embedded) and PostgreSQL (scale-out)."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
@@ -23,10 +25,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin_immediate(connection: Any) -> None:
+READ_ONLY = "gateway_read_only"
+
+
+def _sqlite_begin(connection: Any) -> None:
     # A deferred transaction that reads and then writes fails at once (SQLITE_BUSY) when another
     # connection committed in between; taking the write lock up front makes writers queue instead.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # Read-only sessions begin deferred: in WAL mode readers never wait for the writer.
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def _json_dumps(value: Any) -> str:
@@ -41,7 +48,7 @@ def create_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **json_options)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     return create_async_engine(
         url, pool_size=10, max_overflow=10, pool_pre_ping=True, **json_options
@@ -50,3 +57,11 @@ def create_engine(url: str) -> AsyncEngine:
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def reading(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session that only reads: on SQLite it never takes the write lock."""
+    async with sessions() as session:
+        await session.connection(execution_options={READ_ONLY: True})
+        yield session

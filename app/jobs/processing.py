@@ -15,6 +15,7 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.contracts.entities import Entity
+from app.db.engine import reading
 from app.db.models import IngestJob, RecordError, StagedRecord
 from app.errors import FieldError
 from app.jobs.models import JobStatus
@@ -91,6 +92,12 @@ async def claim(
     )
 
 
+@dataclass(frozen=True)
+class StagedRow:
+    position: int
+    payload: str
+
+
 @dataclass
 class ValidatedChunk:
     counts: Counter[str] = field(default_factory=Counter)
@@ -98,7 +105,7 @@ class ValidatedChunk:
     newest: dict[RecordKey, ValidRecord] = field(default_factory=dict)
 
 
-def validate_chunk(lease: Lease, staged: list[StagedRecord]) -> ValidatedChunk:
+def validate_chunk(lease: Lease, staged: list[StagedRow]) -> ValidatedChunk:
     """Validate each record; of duplicates within the chunk keep the newest."""
     chunk = ValidatedChunk()
     for row in staged:
@@ -154,28 +161,39 @@ def decide_chunk(
     return to_write
 
 
-async def run_chunk(
-    session: AsyncSession, lease: Lease, after_position: int, settings: Settings
-) -> int:
-    """Process the next chunk; returns how many staged records it covered (0 when done)."""
-    staged = list(
-        await session.scalars(
-            select(StagedRecord)
+async def read_chunk(sessions: async_sessionmaker[AsyncSession], lease: Lease,
+                     after_position: int, settings: Settings) -> list[StagedRow]:
+    async with reading(sessions) as session:
+        rows = await session.execute(
+            select(StagedRecord.position, StagedRecord.payload)
             .where(StagedRecord.job_id == lease.job_id, StagedRecord.position >= after_position)
             .order_by(StagedRecord.position)
             .limit(settings.job_chunk_size)
         )
-    )
+        return [StagedRow(row.position, row.payload) for row in rows]
+
+
+async def store_chunk(session: AsyncSession, lease: Lease, chunk: ValidatedChunk,
+                      next_position: int, settings: Settings) -> None:
+    """The write half of a chunk: one transaction, guarded by the lease."""
+    states = await load_states(session, lease.tenant, lease.entity, set(chunk.newest))
+    await upsert(session, lease.tenant, lease.entity, lease.job_id,
+                 decide_chunk(lease, chunk, states))
+    if chunk.errors:
+        await session.execute(insert(RecordError), chunk.errors)
+    await _advance(session, lease, next_position, chunk.counts, settings)
+
+
+async def run_chunk(sessions: async_sessionmaker[AsyncSession], lease: Lease,
+                    after_position: int, settings: Settings) -> int:
+    """Process the next chunk; returns how many staged records it covered (0 when done).
+    Reading and validating hold no lock; only the store step takes the write transaction."""
+    staged = await read_chunk(sessions, lease, after_position, settings)
     if not staged:
         return 0
     chunk = validate_chunk(lease, staged)
-    states = await load_states(session, lease.tenant, lease.entity, set(chunk.newest))
-    await upsert(
-        session, lease.tenant, lease.entity, lease.job_id, decide_chunk(lease, chunk, states)
-    )
-    if chunk.errors:
-        await session.execute(insert(RecordError), chunk.errors)
-    await _advance(session, lease, staged[-1].position + 1, chunk.counts, settings)
+    async with sessions() as session, session.begin():
+        await store_chunk(session, lease, chunk, staged[-1].position + 1, settings)
     return len(staged)
 
 
@@ -263,16 +281,12 @@ async def run_job(
             return None
 
 
-async def _run_chunks(
-    sessions: async_sessionmaker[AsyncSession], lease: Lease, settings: Settings
-) -> JobStatus:
+async def _run_chunks(sessions: async_sessionmaker[AsyncSession], lease: Lease,
+                      settings: Settings) -> JobStatus:
     position = lease.processed
-    while True:
-        async with sessions() as session, session.begin():
-            covered = await run_chunk(session, lease, position, settings)
-            if covered == 0:
-                status = await _finish(session, lease)
-                break
+    while covered := await run_chunk(sessions, lease, position, settings):
         position += covered
+    async with sessions() as session, session.begin():
+        status = await _finish(session, lease)
     log.info("job.finished", status=status.value)
     return status

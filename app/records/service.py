@@ -48,29 +48,24 @@ def decide(record: ValidRecord, stored: StoredState | None, job_id: str) -> Outc
 async def load_states(
     session: AsyncSession, tenant: Tenant, entity: Entity, keys: set[RecordKey]
 ) -> dict[RecordKey, StoredState]:
-    if not keys:
-        return {}
+    """The stored state of each key, one indexed lookup per source platform."""
     table = CanonicalRecord
-    rows = await session.execute(
-        select(
-            table.source_platform,
-            table.external_id,
-            table.content_hash,
-            table.source_updated_at,
-            table.last_job_id,
-        ).where(
-            table.client_id == tenant.client_id,
-            table.livemode == tenant.livemode,
-            table.entity == entity.value,
-            table.external_id.in_({external_id for _, external_id in keys}),
+    states: dict[RecordKey, StoredState] = {}
+    for platform in {platform for platform, _ in keys}:
+        rows = await session.execute(
+            select(table.external_id, table.content_hash, table.source_updated_at,
+                   table.last_job_id).where(
+                table.client_id == tenant.client_id,
+                table.livemode == tenant.livemode,
+                table.entity == entity.value,
+                table.source_platform == platform,
+                table.external_id.in_([key for source, key in keys if source == platform]),
+            )
         )
-    )
-    return {
-        (row.source_platform, row.external_id): StoredState(
-            row.content_hash, row.source_updated_at, row.last_job_id
-        )
-        for row in rows
-    }
+        for row in rows:
+            states[(platform, row.external_id)] = StoredState(
+                row.content_hash, row.source_updated_at, row.last_job_id)
+    return states
 
 
 async def upsert(

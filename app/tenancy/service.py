@@ -65,8 +65,9 @@ async def revoke_key(session: AsyncSession, key_id: str) -> ApiKey:
     return key
 
 
-async def authenticate(session: AsyncSession, secret: str) -> Principal:
-    """Resolve a presented key to its principal, or raise one error that reveals nothing."""
+async def authenticate(session: AsyncSession, secret: str) -> tuple[Principal, bool]:
+    """Resolve a presented key to its principal, or raise one error that reveals nothing.
+    Also says whether the key's last-used time is due for a refresh (see record_key_use)."""
     parsed = parse_key(secret)
     if parsed is None:
         raise AuthenticationError(
@@ -76,15 +77,15 @@ async def authenticate(session: AsyncSession, secret: str) -> Principal:
     matched = hashes_match(key.secret_hash if key else None, parsed.secret_hash)
     if key is None or not matched or key.revoked_at is not None:
         raise AuthenticationError("The API key is not valid: it is unknown or has been revoked.")
-    await _touch_last_used(session, key)
-    return Principal(key_id=key.id, client_id=key.client_id, mode=KeyMode(key.mode))
-
-
-async def _touch_last_used(session: AsyncSession, key: ApiKey) -> None:
-    now = datetime.now(UTC)
+    principal = Principal(key_id=key.id, client_id=key.client_id, mode=KeyMode(key.mode))
     last = key.last_used_at
-    if last is None or now - last > LAST_USED_RESOLUTION:
-        await session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
+    return principal, last is None or datetime.now(UTC) - last > LAST_USED_RESOLUTION
+
+
+async def record_key_use(session: AsyncSession, key_id: str) -> None:
+    await session.execute(
+        update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=datetime.now(UTC))
+    )
 
 
 async def get_key(session: AsyncSession, key_id: str) -> ApiKey:

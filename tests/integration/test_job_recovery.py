@@ -58,8 +58,7 @@ async def test_a_worker_that_dies_mid_job_is_resumed_without_duplicates(database
     # Worker one claims the job, commits two chunks, then dies without a word.
     lease = await claim(services.sessions, job_id, settings)
     for position in (0, 100):
-        async with services.sessions() as session, session.begin():
-            await run_chunk(session, lease, position, settings)
+        await run_chunk(services.sessions, lease, position, settings)
     dead = await _job(services, job_id)
     assert (dead.status, dead.processed) == (JobStatus.PROCESSING.value, 200)
     assert await run_job(services.sessions, job_id, settings) is None  # still leased

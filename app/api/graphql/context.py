@@ -6,10 +6,11 @@ from litestar import Request
 from litestar.exceptions import NotAuthorizedException
 from strawberry.litestar import BaseContext
 
+from app.db.engine import reading
 from app.errors import AuthenticationError
 from app.services import Services
 from app.tenancy.models import Principal
-from app.tenancy.service import authenticate
+from app.tenancy.service import authenticate, record_key_use
 
 
 class GatewayContext(BaseContext, kw_only=True):
@@ -35,8 +36,12 @@ async def resolve_principal(
     token = bearer_token(request)
     if token is None:
         return None
-    async with services.sessions() as session, session.begin():
-        return await authenticate(session, token)
+    async with reading(services.sessions) as session:
+        principal, touch_due = await authenticate(session, token)
+    if touch_due:
+        async with services.sessions() as session, session.begin():
+            await record_key_use(session, principal.key_id)
+    return principal
 
 
 async def graphql_context(request: Request[Any, Any, Any]) -> GatewayContext:

@@ -25,6 +25,7 @@ from app.api.graphql.types import (
     job_counters,
 )
 from app.contracts.entities import Entity as DomainEntity
+from app.db.engine import reading
 from app.db.models import IngestJob
 from app.errors import GatewayError
 from app.ingest.service import IngestRequest, submit_ingest
@@ -83,7 +84,7 @@ class Job:
     async def errors(
         self, info: Info, first: int = 100, after: str | None = None
     ) -> RecordErrorConnection:
-        async with info.context.services.sessions() as session:
+        async with reading(info.context.services.sessions) as session:
             page = await jobs.list_record_errors(session, self.tenant, str(self.id), first, after)
         return RecordErrorConnection(
             nodes=[RecordError.from_row(row) for row in page.items],
@@ -208,7 +209,7 @@ class Query:
     @strawberry.field(permission_classes=AUTHENTICATED, description="The calling client and key.")
     async def viewer(self, info: Info) -> Viewer:
         principal = _principal(info)
-        async with info.context.services.sessions() as session:
+        async with reading(info.context.services.sessions) as session:
             client = await tenancy.get_client(session, principal.client_id)
             key = await tenancy.get_key(session, principal.key_id)
         return Viewer(
@@ -224,7 +225,7 @@ class Query:
         description="One job of the calling client; null when there is no such job.",
     )
     async def job(self, info: Info, id: strawberry.ID) -> Job | None:
-        async with info.context.services.sessions() as session:
+        async with reading(info.context.services.sessions) as session:
             try:
                 found = await jobs.get_job(session, _principal(info).tenant, str(id))
             except GatewayError:
@@ -240,7 +241,7 @@ class Query:
         status: JobStatus | None = None,
         entity: Entity | None = None,
     ) -> JobConnection:
-        async with info.context.services.sessions() as session:
+        async with reading(info.context.services.sessions) as session:
             page = await jobs.list_jobs(
                 session, _principal(info).tenant, first, after, status, entity
             )
@@ -261,7 +262,7 @@ class Query:
         first: int = 100,
         after: str | None = None,
     ) -> RecordConnection:
-        async with info.context.services.sessions() as session:
+        async with reading(info.context.services.sessions) as session:
             page = await records.list_records(
                 session, _principal(info).tenant, entity, external_ids, first, after
             )
