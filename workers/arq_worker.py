@@ -10,6 +10,7 @@ from app.jobs.dispatch import PROCESS_JOB_TASK
 from app.jobs.processing import run_job
 from app.jobs.sweeper import due_job_ids
 from app.logs import configure_logging
+from app.services import tune_garbage_collector
 from app.settings import Settings, get_settings
 
 
@@ -18,6 +19,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     configure_logging(settings.log_level)
     ctx["engine"] = create_engine(settings.database_url)
     ctx["sessions"] = create_session_factory(ctx["engine"])
+    tune_garbage_collector()
     await sweep(ctx)  # recover what died with earlier workers before taking new work
 
 

@@ -1,7 +1,6 @@
 """Field types shared by the standard schema v1 entities."""
 
 from datetime import UTC, datetime
-from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
@@ -26,10 +25,6 @@ class SourcePlatform(StrEnum):
 
 def _to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
-
-
-def _upper(value: object) -> object:
-    return value.strip().upper() if isinstance(value, str) else value
 
 
 UtcDateTime = Annotated[
@@ -69,21 +64,23 @@ Phone = Annotated[
 ]
 CountryCode = Annotated[
     str,
-    StringConstraints(pattern=r"^[A-Z]{2}$"),
-    BeforeValidator(_upper),
-    Field(description="ISO 3166-1 alpha-2 country code.", examples=["DE"]),
+    StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{2}$"),
+    Field(description="ISO 3166-1 alpha-2 country code; stored upper-case.", examples=["DE"]),
 ]
 CurrencyCode = Annotated[
     str,
-    StringConstraints(pattern=r"^[A-Z]{3}$"),
-    BeforeValidator(_upper),
-    Field(description="ISO 4217 currency code.", examples=["EUR"]),
+    StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{3}$"),
+    Field(description="ISO 4217 currency code; stored upper-case.", examples=["EUR"]),
 ]
 DecimalString = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, pattern=r"^-?[0-9]{1,15}(\.[0-9]{1,6})?$"),
-    AfterValidator(lambda value: str(Decimal(value))),
-    Field(description="A decimal number as a string (never a float).", examples=["49.90"]),
+    StringConstraints(strip_whitespace=True,
+                      pattern=r"^-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,6})?$"),
+    Field(
+        description="A decimal number as a string (never a float): up to 15 digits before the "
+        "point, 6 after, no leading zeros.",
+        examples=["49.90"],
+    ),
 ]
 TagList = Annotated[
     list[ShortText],

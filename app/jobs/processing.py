@@ -5,6 +5,7 @@ cursor in one transaction, guarded by the lease token. A killed worker's job is 
 the lease expires and resumes after the last committed chunk; re-running a chunk changes nothing.
 """
 
+import asyncio
 import secrets
 from collections import Counter
 from dataclasses import dataclass, field
@@ -184,17 +185,11 @@ async def store_chunk(session: AsyncSession, lease: Lease, chunk: ValidatedChunk
     await _advance(session, lease, next_position, chunk.counts, settings)
 
 
-async def run_chunk(sessions: async_sessionmaker[AsyncSession], lease: Lease,
-                    after_position: int, settings: Settings) -> int:
-    """Process the next chunk; returns how many staged records it covered (0 when done).
-    Reading and validating hold no lock; only the store step takes the write transaction."""
-    staged = await read_chunk(sessions, lease, after_position, settings)
-    if not staged:
-        return 0
-    chunk = validate_chunk(lease, staged)
+async def _store(sessions: async_sessionmaker[AsyncSession], lease: Lease, chunk: ValidatedChunk,
+                 next_position: int, settings: Settings, last: bool) -> JobStatus | None:
     async with sessions() as session, session.begin():
-        await store_chunk(session, lease, chunk, staged[-1].position + 1, settings)
-    return len(staged)
+        await store_chunk(session, lease, chunk, next_position, settings)
+        return await _finish(session, lease) if last else None
 
 
 async def _advance(
@@ -283,10 +278,27 @@ async def run_job(
 
 async def _run_chunks(sessions: async_sessionmaker[AsyncSession], lease: Lease,
                       settings: Settings) -> JobStatus:
+    """Chunks are stored in order; validating the next one overlaps storing the previous one
+    (the database works in its own thread), and reading and validating hold no lock. The last
+    chunk (a short one) finishes the job in its own transaction."""
     position = lease.processed
-    while covered := await run_chunk(sessions, lease, position, settings):
-        position += covered
-    async with sessions() as session, session.begin():
-        status = await _finish(session, lease)
+    storing: asyncio.Task[JobStatus | None] | None = None
+    try:
+        while True:
+            staged = await read_chunk(sessions, lease, position, settings)
+            last = len(staged) < settings.job_chunk_size
+            chunk = validate_chunk(lease, staged)
+            position = staged[-1].position + 1 if staged else position
+            if storing is not None:
+                await storing
+            storing = asyncio.create_task(
+                _store(sessions, lease, chunk, position, settings, last))
+            if last:
+                status = await storing
+                break
+    finally:
+        if storing is not None and not storing.done():
+            storing.cancel()
+    assert status is not None
     log.info("job.finished", status=status.value)
     return status

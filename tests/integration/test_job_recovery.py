@@ -9,7 +9,7 @@ from app.contracts.entities import Entity
 from app.db.models import CanonicalRecord, IngestJob, RecordError
 from app.ingest.service import IngestRequest, submit_ingest
 from app.jobs.models import Door, JobStatus
-from app.jobs.processing import claim, run_chunk, run_job
+from app.jobs.processing import claim, read_chunk, run_job, store_chunk, validate_chunk
 from app.jobs.sweeper import due_job_ids
 from app.services import Services
 from app.tenancy.models import KeyMode, Principal
@@ -58,7 +58,10 @@ async def test_a_worker_that_dies_mid_job_is_resumed_without_duplicates(database
     # Worker one claims the job, commits two chunks, then dies without a word.
     lease = await claim(services.sessions, job_id, settings)
     for position in (0, 100):
-        await run_chunk(services.sessions, lease, position, settings)
+        staged = await read_chunk(services.sessions, lease, position, settings)
+        async with services.sessions() as session, session.begin():
+            await store_chunk(session, lease, validate_chunk(lease, staged), position + 100,
+                              settings)
     dead = await _job(services, job_id)
     assert (dead.status, dead.processed) == (JobStatus.PROCESSING.value, 200)
     assert await run_job(services.sessions, job_id, settings) is None  # still leased
