@@ -1,4 +1,4 @@
-"""arq worker settings and tasks, run by `gateway worker`. Thin by design: ids in, a service call."""
+"""arq worker settings and tasks, run by `gateway worker`. Thin: ids in, one service call."""
 
 from typing import Any
 

@@ -1,4 +1,4 @@
-"""The published contract files, generated from code: JSON Schemas per entity and the GraphQL SDL."""
+"""Published contract files generated from code: JSON Schemas per entity and the GraphQL SDL."""
 
 from pathlib import Path
 from typing import Any

@@ -8,7 +8,6 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -74,8 +73,7 @@ CurrencyCode = Annotated[
 ]
 DecimalString = Annotated[
     str,
-    StringConstraints(strip_whitespace=True,
-                      pattern=r"^-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,6})?$"),
+    StringConstraints(strip_whitespace=True, pattern=r"^-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,6})?$"),
     Field(
         description="A decimal number as a string (never a float): up to 15 digits before the "
         "point, 6 after, no leading zeros.",

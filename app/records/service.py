@@ -53,8 +53,9 @@ async def load_states(
     states: dict[RecordKey, StoredState] = {}
     for platform in {platform for platform, _ in keys}:
         rows = await session.execute(
-            select(table.external_id, table.content_hash, table.source_updated_at,
-                   table.last_job_id).where(
+            select(
+                table.external_id, table.content_hash, table.source_updated_at, table.last_job_id
+            ).where(
                 table.client_id == tenant.client_id,
                 table.livemode == tenant.livemode,
                 table.entity == entity.value,
@@ -64,7 +65,8 @@ async def load_states(
         )
         for row in rows:
             states[(platform, row.external_id)] = StoredState(
-                row.content_hash, row.source_updated_at, row.last_job_id)
+                row.content_hash, row.source_updated_at, row.last_job_id
+            )
     return states
 
 

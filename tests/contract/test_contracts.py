@@ -4,15 +4,15 @@ and the schemas themselves are valid and describe their own examples."""
 import json
 from pathlib import Path
 
-import graphql
 import pytest
-from graphql import build_schema, find_breaking_changes
 from jsonschema import Draft202012Validator
 from sqlalchemy import Connection
 
+import graphql
 from app.contracts.entities import ENTITY_MODELS, EXAMPLES, Entity
 from app.contracts.export import contract_files
 from app.settings import ROOT_DIR
+from graphql import build_schema, find_breaking_changes
 
 RELEASED_SDL = ROOT_DIR / "graphql" / "released" / "schema.graphql"
 
@@ -32,14 +32,17 @@ def test_committed_contract_files_match_the_code(relative):
 def test_no_breaking_change_against_the_released_sdl():
     released = build_schema(RELEASED_SDL.read_text(encoding="utf-8"))
     current = build_schema(contract_files()[Path("graphql/schema.graphql")])
-    assert [f"{change.type.name}: {change.description}"
-            for change in find_breaking_changes(released, current)] == []
+    assert [
+        f"{change.type.name}: {change.description}"
+        for change in find_breaking_changes(released, current)
+    ] == []
 
 
 def test_the_breaking_change_check_does_catch_a_removed_field():
     released = build_schema(RELEASED_SDL.read_text(encoding="utf-8"))
     without_viewer = RELEASED_SDL.read_text(encoding="utf-8").replace(
-        '  """The calling client and key."""\n  viewer: Viewer!\n', "")
+        '  """The calling client and key."""\n  viewer: Viewer!\n', ""
+    )
     assert "viewer:" not in without_viewer
     assert find_breaking_changes(released, build_schema(without_viewer))
 
@@ -58,9 +61,14 @@ def test_each_json_schema_is_valid_and_accepts_its_example(entity):
 @pytest.mark.parametrize("entity", list(Entity))
 def test_every_field_is_described(entity):
     schema = ENTITY_MODELS[entity].model_json_schema()
-    undocumented = [name for name, spec in schema["properties"].items()
-                    if "description" not in spec and "$ref" not in spec
-                    and not spec.get("allOf") and not spec.get("anyOf", [{}])[0].get("$ref")]
+    undocumented = [
+        name
+        for name, spec in schema["properties"].items()
+        if "description" not in spec
+        and "$ref" not in spec
+        and not spec.get("allOf")
+        and not spec.get("anyOf", [{}])[0].get("$ref")
+    ]
     assert len(undocumented) < len(schema["properties"]), undocumented
 
 

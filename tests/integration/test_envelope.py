@@ -17,15 +17,22 @@ async def test_an_empty_batch_is_rejected_with_the_field_named(gql, services, te
     data = await gql(PUSH, {"input": {"records": []}}, key=tenant.secret)
     payload = data["ingestProducts"]
     assert payload["job"] is None
-    assert payload["errors"] == [{"code": "empty_records", "path": "records",
-                                  "message": "records must hold at least one record."}]
+    assert payload["errors"] == [
+        {
+            "code": "empty_records",
+            "path": "records",
+            "message": "records must hold at least one record.",
+        }
+    ]
     assert await _count(services, IngestJob) == 0
 
 
 async def test_more_than_the_maximum_per_call_is_rejected_whole(gql, services, tenant):
     limit = services.settings.max_records_per_call
     records = [shopify_product(1)] * (limit + 1)
-    payload = (await gql(PUSH, {"input": {"records": records}}, key=tenant.secret))["ingestProducts"]
+    payload = (await gql(PUSH, {"input": {"records": records}}, key=tenant.secret))[
+        "ingestProducts"
+    ]
     assert payload["job"] is None
     [error] = payload["errors"]
     assert error["code"] == "too_many_records"
@@ -37,7 +44,9 @@ async def test_the_maximum_per_call_is_accepted(gql, services, tenant):
     limit = services.settings.max_records_per_call
     assert limit >= 5000
     records = [shopify_product(n) for n in range(limit)]
-    payload = (await gql(PUSH, {"input": {"records": records}}, key=tenant.secret))["ingestProducts"]
+    payload = (await gql(PUSH, {"input": {"records": records}}, key=tenant.secret))[
+        "ingestProducts"
+    ]
     assert payload["errors"] == []
     assert payload["job"]["counters"]["received"] == limit
     assert await _count(services, StagedRecord) == limit
@@ -45,8 +54,11 @@ async def test_the_maximum_per_call_is_accepted(gql, services, tenant):
 
 
 async def test_malformed_json_gets_400_with_a_reason(api, tenant):
-    response = await api.post("/graphql", content=b'{"query": "{ viewer { mode } }"',
-                              headers={**tenant.headers, "Content-Type": "application/json"})
+    response = await api.post(
+        "/graphql",
+        content=b'{"query": "{ viewer { mode } }"',
+        headers={**tenant.headers, "Content-Type": "application/json"},
+    )
     assert response.status_code == 400
     body = response.json()
     assert body["error"]["code"] == "bad_request"
@@ -56,8 +68,9 @@ async def test_malformed_json_gets_400_with_a_reason(api, tenant):
 
 async def test_an_oversize_body_gets_413(api, services, tenant):
     body = b'{"query": "' + b" " * (services.settings.max_body_bytes + 10) + b'"}'
-    response = await api.post("/graphql", content=body,
-                              headers={**tenant.headers, "Content-Type": "application/json"})
+    response = await api.post(
+        "/graphql", content=body, headers={**tenant.headers, "Content-Type": "application/json"}
+    )
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "body_too_large"
 
@@ -72,7 +85,9 @@ async def test_missing_records_is_a_graphql_error_naming_the_field(gql, tenant):
 async def test_a_record_that_is_not_an_object_is_quarantined_not_fatal(gql, services, tenant):
     # GraphQL coerces a single value to a one-item list; the item is then judged on its own.
     records = [shopify_product(1), 42]
-    payload = (await gql(PUSH, {"input": {"records": records}}, key=tenant.secret))["ingestProducts"]
+    payload = (await gql(PUSH, {"input": {"records": records}}, key=tenant.secret))[
+        "ingestProducts"
+    ]
     await drain(services)
     job = (await gql(JOB_QUERY, {"id": payload["job"]["id"]}, key=tenant.secret))["job"]
     assert job["counters"]["written"] == 1
@@ -91,8 +106,9 @@ async def test_retrying_with_the_same_idempotency_key_returns_the_first_job(gql,
 
 
 async def test_reusing_an_idempotency_key_with_other_records_is_a_conflict(gql, services, tenant):
-    await gql(PUSH, {"input": {"records": [shopify_product(1)], "idempotencyKey": "k"}},
-              key=tenant.secret)
+    await gql(
+        PUSH, {"input": {"records": [shopify_product(1)], "idempotencyKey": "k"}}, key=tenant.secret
+    )
     other = {"input": {"records": [shopify_product(2)], "idempotencyKey": "k"}}
     payload = (await gql(PUSH, other, key=tenant.secret))["ingestProducts"]
     assert payload["job"] is None

@@ -50,8 +50,9 @@ async def _count(services, model, **where):
 
 
 async def test_a_worker_that_dies_mid_job_is_resumed_without_duplicates(database_url, tenant):
-    settings = make_settings(database_url, job_chunk_size=100, job_lease_seconds=0.3,
-                             job_redispatch_after_seconds=0.1)
+    settings = make_settings(
+        database_url, job_chunk_size=100, job_lease_seconds=0.3, job_redispatch_after_seconds=0.1
+    )
     services = Services(settings, *_parts(database_url, settings))
     job_id = await _submit(services, tenant, _records(1000))
 
@@ -60,8 +61,9 @@ async def test_a_worker_that_dies_mid_job_is_resumed_without_duplicates(database
     for position in (0, 100):
         staged = await read_chunk(services.sessions, lease, position, settings)
         async with services.sessions() as session, session.begin():
-            await store_chunk(session, lease, validate_chunk(lease, staged), position + 100,
-                              settings)
+            await store_chunk(
+                session, lease, validate_chunk(lease, staged), position + 100, settings
+            )
     dead = await _job(services, job_id)
     assert (dead.status, dead.processed) == (JobStatus.PROCESSING.value, 200)
     assert await run_job(services.sessions, job_id, settings) is None  # still leased
@@ -88,7 +90,10 @@ async def test_running_a_finished_job_again_changes_nothing(database_url, tenant
     assert await run_job(services.sessions, job_id, settings) is None
     after = await _job(services, job_id)
     assert (after.written, after.quarantined, after.attempts) == (
-        before.written, before.quarantined, before.attempts)
+        before.written,
+        before.quarantined,
+        before.attempts,
+    )
     await services.engine.dispose()
 
 
@@ -105,8 +110,9 @@ async def test_a_lost_queue_message_is_recovered_by_the_sweeper(database_url, te
 
 
 async def test_the_in_process_sweeper_finishes_jobs_nobody_dispatched(database_url, tenant):
-    settings = make_settings(database_url, sweeper_interval_seconds=0.1,
-                             job_redispatch_after_seconds=0.1)
+    settings = make_settings(
+        database_url, sweeper_interval_seconds=0.1, job_redispatch_after_seconds=0.1
+    )
     services = Services.create(settings)
     job_id = await _submit(services, tenant, _records(20))  # dispatcher not started: message lost
     await services.start()

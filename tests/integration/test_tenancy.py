@@ -68,7 +68,8 @@ async def test_keys_that_are_unknown_malformed_or_revoked_get_401(gql, services,
     revoked = await gql.raw("{ viewer { mode } }", key=tenant.secret)
     assert revoked.status_code == 401
     assert revoked.json()["error"]["message"] == (
-        "The API key is not valid: it is unknown or has been revoked.")
+        "The API key is not valid: it is unknown or has been revoked."
+    )
 
 
 async def test_a_missing_key_gets_401_but_introspection_works(gql):
@@ -81,7 +82,8 @@ async def test_a_missing_key_gets_401_but_introspection_works(gql):
 
 
 async def test_a_non_bearer_authorization_header_is_rejected(api):
-    response = await api.post("/graphql", json={"query": "{ viewer { mode } }"},
-                              headers={"Authorization": "Token abc"})
+    response = await api.post(
+        "/graphql", json={"query": "{ viewer { mode } }"}, headers={"Authorization": "Token abc"}
+    )
     assert response.status_code == 401
     assert "Bearer" in response.json()["error"]["message"]

@@ -44,8 +44,11 @@ def make_controller(portal_dist: Path, sandbox_enabled: bool) -> type[Controller
             except HTTPException as error:
                 status = error.status_code
                 code = "bad_request" if status == 400 else "method_not_allowed"
-                return Response(error_body(request, status, code, error.reason),
-                                status_code=status, media_type=MediaType.JSON)
+                return Response(
+                    error_body(request, status, code, error.reason),
+                    status_code=status,
+                    media_type=MediaType.JSON,
+                )
 
         def encode_json(self, data: object) -> bytes:
             return orjson.dumps(data)
@@ -54,7 +57,7 @@ def make_controller(portal_dist: Path, sandbox_enabled: bool) -> type[Controller
             page = portal_dist / GRAPHIQL_PAGE
             if not page.is_file():
                 return Response(
-                    "The GraphQL explorer is not built: run ./gateway.sh serve (it builds portal/).",
+                    "The GraphQL explorer is not built: run ./gateway.sh serve (it builds portal/)",
                     status_code=503,
                     media_type=MediaType.TEXT,
                 )
