@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from litestar import Litestar, get
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
+from litestar.middleware import DefineMiddleware
 from litestar.response import Redirect
 
 from app.api.graphql.controller import make_controller
@@ -46,7 +47,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     return Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
-        middleware=[RequestIdMiddleware],
+        middleware=[DefineMiddleware(RequestIdMiddleware)],
         exception_handlers={
             HTTPException: http_exception_handler,
             GatewayError: gateway_error_handler,

@@ -133,8 +133,8 @@ def worker(burst: bool, as_json: bool) -> None:
     settings = get_settings()
     if not settings.redis_url:
         fail(as_json, "redis_required", "Set GATEWAY_REDIS_URL to run a worker.")
-    result = Worker(**worker_settings(settings, burst=burst)).run()
-    emit(as_json, {"stopped": True, "result": str(result)}, "worker stopped")
+    Worker(**worker_settings(settings, burst=burst)).run()
+    emit(as_json, {"stopped": True}, "worker stopped")
 
 
 @main.group()

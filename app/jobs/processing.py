@@ -131,9 +131,7 @@ def validate_chunk(
     return chunk
 
 
-def _error_rows(
-    lease: Lease, row: StagedRecord, errors: list[FieldError]
-) -> list[dict[str, object]]:
+def _error_rows(lease: Lease, row: StagedRow, errors: list[FieldError]) -> list[dict[str, object]]:
     external_id = external_id_of(row.payload)
     return [
         {

@@ -4,9 +4,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, case, or_, select
+from sqlalchemy import Table, and_, case, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -82,7 +82,7 @@ async def upsert(
         return
     now = datetime.now(UTC)
     rows = [_row(tenant, entity, job_id, record, now) for record in records]
-    await session.execute(_upsert_statement(session.bind.dialect.name), rows)
+    await session.execute(_upsert_statement(session.get_bind().dialect.name), rows)
 
 
 def _row(
@@ -106,7 +106,7 @@ def _row(
 
 
 def _upsert_statement(dialect_name: str) -> Any:
-    table = CanonicalRecord.__table__
+    table = cast(Table, CanonicalRecord.__table__)
     dialect_insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
     statement = dialect_insert(table)
     new = statement.excluded

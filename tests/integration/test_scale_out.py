@@ -48,8 +48,7 @@ async def scale_out_settings(postgres_database: str, redis_url: str) -> AsyncIte
         job_chunk_size=200,
     )
     redis = Redis.from_url(redis_url)
-    keys = [key async for key in redis.scan_iter("arq:*")] + [queue]
-    await redis.delete(*keys)
+    await redis.delete(queue, f"{queue}:health-check")  # job keys expire on their own
     await redis.aclose()
 
 

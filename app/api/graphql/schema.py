@@ -1,10 +1,12 @@
 """The GraphQL API: queries and mutations call services; nothing else happens here."""
 
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import strawberry
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
+from strawberry.permission import BasePermission
 from strawberry.types import Info
 
 from app.api.graphql.errors import DomainErrors
@@ -12,10 +14,7 @@ from app.api.graphql.permissions import IsAuthenticated
 from app.api.graphql.scalars import AssetRecord, AudienceRecord, CampaignRecord, ProductRecord
 from app.api.graphql.types import (
     Door,
-    Entity,
     JobCounters,
-    JobStatus,
-    KeyMode,
     PageInfo,
     Record,
     RecordConnection,
@@ -24,19 +23,19 @@ from app.api.graphql.types import (
     UserError,
     job_counters,
 )
-from app.contracts.entities import Entity as DomainEntity
+from app.contracts.entities import Entity
 from app.db.engine import reading
 from app.db.models import IngestJob
 from app.errors import GatewayError
 from app.ingest.service import IngestRequest, submit_ingest
 from app.jobs import service as jobs
 from app.jobs.models import Door as DomainDoor
-from app.jobs.models import JobStatus as DomainJobStatus
+from app.jobs.models import JobStatus
 from app.records import service as records
 from app.tenancy import service as tenancy
-from app.tenancy.models import Principal, Tenant
+from app.tenancy.models import KeyMode, Principal, Tenant
 
-AUTHENTICATED = [IsAuthenticated]
+AUTHENTICATED: list[type[BasePermission]] = [IsAuthenticated]
 
 
 def _principal(info: Info) -> Principal:
@@ -66,8 +65,8 @@ class Job:
     def from_row(cls, job: IngestJob) -> "Job":
         return cls(
             id=strawberry.ID(job.id),
-            entity=DomainEntity(job.entity),
-            status=DomainJobStatus(job.status),
+            entity=Entity(job.entity),
+            status=JobStatus(job.status),
             door=Door(job.door),
             counters=job_counters(job),
             idempotency_key=job.idempotency_key,
@@ -153,7 +152,7 @@ IngestCampaignsInput = _ingest_input("IngestCampaignsInput", CampaignRecord, "ca
 IngestAudienceInput = _ingest_input("IngestAudienceInput", AudienceRecord, "audience")
 
 
-async def _ingest(info: Info, entity: DomainEntity, payload: Any) -> IngestPayload:
+async def _ingest(info: Info, entity: Entity, payload: Any) -> IngestPayload:
     request = IngestRequest(
         entity=entity,
         records=payload.records,
@@ -180,28 +179,28 @@ class Mutation:
         description="Push product records; returns the job at once.",
     )
     async def ingest_products(self, info: Info, input: IngestProductsInput) -> IngestPayload:  # type: ignore[valid-type]
-        return await _ingest(info, DomainEntity.PRODUCT, input)
+        return await _ingest(info, Entity.PRODUCT, input)
 
     @strawberry.mutation(
         permission_classes=AUTHENTICATED,
         description="Push asset (media) records; returns the job at once.",
     )
     async def ingest_assets(self, info: Info, input: IngestAssetsInput) -> IngestPayload:  # type: ignore[valid-type]
-        return await _ingest(info, DomainEntity.ASSET, input)
+        return await _ingest(info, Entity.ASSET, input)
 
     @strawberry.mutation(
         permission_classes=AUTHENTICATED,
         description="Push campaign records; returns the job at once.",
     )
     async def ingest_campaigns(self, info: Info, input: IngestCampaignsInput) -> IngestPayload:  # type: ignore[valid-type]
-        return await _ingest(info, DomainEntity.CAMPAIGN, input)
+        return await _ingest(info, Entity.CAMPAIGN, input)
 
     @strawberry.mutation(
         permission_classes=AUTHENTICATED,
         description="Push audience (contact) records; returns the job at once.",
     )
     async def ingest_audience(self, info: Info, input: IngestAudienceInput) -> IngestPayload:  # type: ignore[valid-type]
-        return await _ingest(info, DomainEntity.AUDIENCE, input)
+        return await _ingest(info, Entity.AUDIENCE, input)
 
 
 @strawberry.type
@@ -282,7 +281,7 @@ schema = GatewaySchema(
     mutation=Mutation,
     extensions=[
         DomainErrors,
-        QueryDepthLimiter(max_depth=12),
-        MaxAliasesLimiter(max_alias_count=30),
+        partial(QueryDepthLimiter, max_depth=12),
+        partial(MaxAliasesLimiter, max_alias_count=30),
     ],
 )

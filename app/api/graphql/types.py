@@ -6,17 +6,18 @@ from enum import Enum
 import strawberry
 
 from app.api.graphql.scalars import JSONObject
-from app.contracts.entities import Entity as DomainEntity
+from app.contracts.entities import Entity
 from app.db.models import CanonicalRecord, IngestJob
 from app.db.models import RecordError as RecordErrorRow
 from app.errors import FieldError
-from app.jobs.models import JobStatus as DomainJobStatus
-from app.tenancy.models import KeyMode as DomainKeyMode
+from app.jobs.models import JobStatus
+from app.tenancy.models import KeyMode
 
-JobStatus = strawberry.enum(DomainJobStatus, description="Where an ingest job is.")
-Entity = strawberry.enum(DomainEntity, description="The kinds of record the gateway accepts.")
-KeyMode = strawberry.enum(
-    DomainKeyMode, description="TEST keys write to the sandbox only; LIVE keys to the real AMS."
+# The domain enums are the GraphQL enums: one name per concept, registered here.
+strawberry.enum(JobStatus, description="Where an ingest job is.")
+strawberry.enum(Entity, description="The kinds of record the gateway accepts.")
+strawberry.enum(
+    KeyMode, description="TEST keys write to the sandbox only; LIVE keys to the real AMS."
 )
 
 
@@ -100,7 +101,7 @@ class Record:
     @classmethod
     def from_row(cls, row: CanonicalRecord) -> "Record":
         return cls(
-            entity=DomainEntity(row.entity),
+            entity=Entity(row.entity),
             external_id=row.external_id,
             source_platform=row.source_platform,
             source_updated_at=row.source_updated_at,
