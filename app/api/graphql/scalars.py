@@ -4,15 +4,21 @@ so one malformed record is reported with its field path instead of rejecting the
 from typing import Any, NewType
 
 import strawberry
+from strawberry.types.scalar import ScalarDefinition
+
+ProductRecord = NewType("ProductRecord", object)
+AssetRecord = NewType("AssetRecord", object)
+CampaignRecord = NewType("CampaignRecord", object)
+AudienceRecord = NewType("AudienceRecord", object)
+JSONObject = NewType("JSONObject", object)
 
 
 def _identity(value: Any) -> Any:
     return value
 
 
-def _record_scalar(name: str, entity: str) -> Any:
+def _record_scalar(name: str, entity: str) -> ScalarDefinition:
     return strawberry.scalar(
-        NewType(name, object),
         name=name,
         description=(
             f"A {entity} record as a JSON object, shaped by the standard schema v1 contract "
@@ -26,15 +32,15 @@ def _record_scalar(name: str, entity: str) -> Any:
     )
 
 
-ProductRecord = _record_scalar("ProductRecord", "product")
-AssetRecord = _record_scalar("AssetRecord", "asset")
-CampaignRecord = _record_scalar("CampaignRecord", "campaign")
-AudienceRecord = _record_scalar("AudienceRecord", "audience")
-
-JSONObject = strawberry.scalar(
-    NewType("JSONObject", object),
-    name="JSONObject",
-    description="A JSON object.",
-    serialize=_identity,
-    parse_value=_identity,
-)
+SCALARS: dict[object, ScalarDefinition] = {
+    ProductRecord: _record_scalar("ProductRecord", "product"),
+    AssetRecord: _record_scalar("AssetRecord", "asset"),
+    CampaignRecord: _record_scalar("CampaignRecord", "campaign"),
+    AudienceRecord: _record_scalar("AudienceRecord", "audience"),
+    JSONObject: strawberry.scalar(
+        name="JSONObject",
+        description="A JSON object.",
+        serialize=_identity,
+        parse_value=_identity,
+    ),
+}

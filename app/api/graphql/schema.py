@@ -7,11 +7,18 @@ from typing import Any
 import strawberry
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.permission import BasePermission
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from app.api.graphql.errors import DomainErrors
 from app.api.graphql.permissions import IsAuthenticated
-from app.api.graphql.scalars import AssetRecord, AudienceRecord, CampaignRecord, ProductRecord
+from app.api.graphql.scalars import (
+    SCALARS,
+    AssetRecord,
+    AudienceRecord,
+    CampaignRecord,
+    ProductRecord,
+)
 from app.api.graphql.types import (
     Door,
     JobCounters,
@@ -279,6 +286,7 @@ class GatewaySchema(strawberry.Schema):
 schema = GatewaySchema(
     query=Query,
     mutation=Mutation,
+    config=StrawberryConfig(scalar_map=SCALARS),
     extensions=[
         DomainErrors,
         partial(QueryDepthLimiter, max_depth=12),

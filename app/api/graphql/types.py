@@ -94,7 +94,7 @@ class Record:
     source_updated_at: datetime
     version: int = strawberry.field(description="Goes up by one each time the content changes.")
     updated_at: datetime
-    data: JSONObject = strawberry.field(  # type: ignore[valid-type]
+    data: JSONObject = strawberry.field(
         description="The record in the standard schema v1 shape (snake_case fields)."
     )
 
@@ -107,7 +107,7 @@ class Record:
             source_updated_at=row.source_updated_at,
             version=row.version,
             updated_at=row.updated_at,
-            data=row.data,
+            data=JSONObject(row.data),
         )
 
 

@@ -5,6 +5,7 @@ from typing import Any
 
 from litestar import MediaType, Response, get
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 
@@ -20,7 +21,7 @@ def contract_routes(contracts_dir: Path) -> list[ControllerRouterHandler]:
     published = {path.name: path for path in contracts_dir.glob("*.json")}
 
     @get("/contracts/{name:str}", sync_to_thread=False)
-    def contract(name: str) -> Response[Any]:
+    def contract(name: FromPath[str]) -> Response[Any]:
         path = published.get(name)
         if path is None:
             raise NotFoundException(detail=f"No published contract named {name}.")
