@@ -28,6 +28,10 @@ def encode_cursor(value: str) -> str:
 
 def decode_cursor(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
     except (ValueError, UnicodeDecodeError) as error:
         raise GatewayError("invalid_cursor", "The cursor is not one this API returned.") from error
+    if not value:
+        raise GatewayError("invalid_cursor", "The cursor is not one this API returned.")
+    return value

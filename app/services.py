@@ -35,6 +35,7 @@ class Services:
 def tune_garbage_collector() -> None:
     """Batches of thousands of records make many short-lived objects; the default thresholds
     then run full collections over every long-lived object (the app itself) again and again.
-    Freezing start-up objects and collecting less often cut worker time by about 15%."""
+    Freezing start-up objects (and a slightly lazier young generation) keeps the worker fast;
+    much larger thresholds were faster still but cost ~100 MB of RSS at 100k records."""
     gc.freeze()
-    gc.set_threshold(5_000, 20, 20)
+    gc.set_threshold(2_000, 10, 10)

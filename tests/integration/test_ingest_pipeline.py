@@ -245,3 +245,48 @@ async def test_records_page_with_cursors(gql, services, tenant):
         after = page["pageInfo"]["endCursor"]
     assert sorted(seen) == sorted(shopify_product(n)["external_id"] for n in range(7))
     assert len(seen) == 7
+
+
+JOBS_QUERY = """query Jobs($first: Int!, $after: String, $status: JobStatus, $entity: Entity) {
+  jobs(first: $first, after: $after, status: $status, entity: $entity) {
+    nodes { id status entity }
+    pageInfo { endCursor hasNextPage }
+  }
+}"""
+
+
+async def test_jobs_are_listed_newest_first_filtered_and_paged(gql, services, tenant):
+    ok = [(await push(gql, tenant, [shopify_product(n)]))["job"]["id"] for n in range(3)]
+    failed = (await push(gql, tenant, [{"external_id": "broken"}]))["job"]["id"]
+    person = {
+        "external_id": "7",
+        "source_platform": "custom",
+        "source_updated_at": "2026-11-01T10:00:00Z",
+        "phone": "+351912345678",
+    }
+    audience = (await push(gql, tenant, [person], "audience"))["job"]["id"]
+    await drain(services)
+
+    everything = await gql(JOBS_QUERY, {"first": 50}, key=tenant.secret)
+    assert [job["id"] for job in everything["jobs"]["nodes"]] == [audience, failed, *ok[::-1]]
+    only_failed = await gql(JOBS_QUERY, {"first": 50, "status": "FAILED"}, key=tenant.secret)
+    assert [job["id"] for job in only_failed["jobs"]["nodes"]] == [failed]
+    only_audience = await gql(JOBS_QUERY, {"first": 50, "entity": "AUDIENCE"}, key=tenant.secret)
+    assert [job["id"] for job in only_audience["jobs"]["nodes"]] == [audience]
+
+    first_page = await gql(JOBS_QUERY, {"first": 2, "entity": "PRODUCT"}, key=tenant.secret)
+    assert first_page["jobs"]["pageInfo"]["hasNextPage"] is True
+    after = first_page["jobs"]["pageInfo"]["endCursor"]
+    second_page = await gql(
+        JOBS_QUERY, {"first": 2, "entity": "PRODUCT", "after": after}, key=tenant.secret
+    )
+    paged = first_page["jobs"]["nodes"] + second_page["jobs"]["nodes"]
+    assert [job["id"] for job in paged] == [failed, *ok[::-1]]
+    assert second_page["jobs"]["pageInfo"]["hasNextPage"] is False
+
+
+async def test_page_sizes_and_cursors_are_checked(gql, tenant):
+    response = await gql.raw(JOBS_QUERY, {"first": 501}, key=tenant.secret)
+    assert response.json()["errors"][0]["extensions"]["code"] == "invalid_page_size"
+    response = await gql.raw(JOBS_QUERY, {"first": 5, "after": "%%%"}, key=tenant.secret)
+    assert response.json()["errors"][0]["extensions"]["code"] == "invalid_cursor"
