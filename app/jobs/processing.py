@@ -62,6 +62,7 @@ async def claim(
                     (IngestJob.status == JobStatus.PROCESSING.value)
                     & (IngestJob.lease_expires_at < now),
                 ),
+                IngestJob.attempts < settings.job_max_attempts,
             )
             .values(
                 status=JobStatus.PROCESSING.value,
@@ -255,10 +256,17 @@ async def _record_failure(
 ) -> None:
     """Give the job back for a retry (the sweeper redispatches it), or fail it for good."""
     exhausted = lease.attempts >= settings.job_max_attempts
+    kind = type(error).__name__
+    # Partners see the kind of failure; the details (SQL, parameters) stay in the logs.
+    reason = (
+        f"Processing failed {lease.attempts} times ({kind}); the job was stopped."
+        if exhausted
+        else f"Processing failed on attempt {lease.attempts} ({kind}); it will be retried."
+    )
     values: dict[str, object] = {
         "lease_token": None,
         "lease_expires_at": None,
-        "failure_reason": f"{type(error).__name__}: {error}"[:2000],
+        "failure_reason": reason,
     }
     if exhausted:
         values |= {"status": JobStatus.FAILED.value, "finished_at": _now()}

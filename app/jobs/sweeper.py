@@ -17,6 +17,8 @@ SWEEP_BATCH = 500
 
 
 async def due_job_ids(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> list[str]:
+    """Ids to dispatch again; jobs whose workers died too often are failed instead."""
+    await fail_exhausted_jobs(sessions, settings)
     now = datetime.now(UTC)
     redispatch_before = now - timedelta(seconds=settings.job_redispatch_after_seconds)
     async with sessions() as session, session.begin():
@@ -48,3 +50,32 @@ async def due_job_ids(sessions: async_sessionmaker[AsyncSession], settings: Sett
                 update(IngestJob).where(IngestJob.id.in_(ids)).values(dispatched_at=now)
             )
     return ids
+
+
+async def fail_exhausted_jobs(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> int:
+    """A job whose worker died on every attempt (a crash, an out-of-memory kill) would be
+    picked up forever; after the last attempt it is failed, visibly, instead."""
+    now = datetime.now(UTC)
+    reason = (
+        f"The worker processing this job stopped {settings.job_max_attempts} times without "
+        "finishing; the job was stopped. Records already stored are kept."
+    )
+    async with sessions() as session, session.begin():
+        failed = await session.execute(
+            update(IngestJob)
+            .where(
+                IngestJob.status == JobStatus.PROCESSING.value,
+                IngestJob.lease_expires_at < now,
+                IngestJob.attempts >= settings.job_max_attempts,
+            )
+            .values(
+                status=JobStatus.FAILED.value,
+                finished_at=now,
+                failure_reason=reason,
+                lease_token=None,
+                lease_expires_at=None,
+            )
+        )
+    return int(failed.rowcount)  # type: ignore[attr-defined]

@@ -133,3 +133,21 @@ def _parts(database_url, settings):
 
     engine = create_engine(database_url)
     return engine, create_session_factory(engine), NoDispatch()
+
+
+async def test_a_job_that_kills_its_worker_every_time_is_failed_visibly(database_url, tenant):
+    settings = make_settings(
+        database_url, job_max_attempts=2, job_lease_seconds=0.1, job_redispatch_after_seconds=0.05
+    )
+    services = Services(settings, *_parts(database_url, settings))
+    job_id = await _submit(services, tenant, _records(10))
+    for _ in range(2):  # each worker claims it and dies
+        assert await claim(services.sessions, job_id, settings) is not None
+        await asyncio.sleep(0.15)
+    assert await claim(services.sessions, job_id, settings) is None  # attempts are used up
+    assert await due_job_ids(services.sessions, settings) == []
+    job = await _job(services, job_id)
+    assert job.status == JobStatus.FAILED.value
+    assert "stopped 2 times" in job.failure_reason
+    assert job.finished_at is not None
+    await services.engine.dispose()

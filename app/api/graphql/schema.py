@@ -20,7 +20,6 @@ from app.api.graphql.scalars import (
     ProductRecord,
 )
 from app.api.graphql.types import (
-    Door,
     JobCounters,
     PageInfo,
     Record,
@@ -36,8 +35,7 @@ from app.db.models import IngestJob
 from app.errors import GatewayError
 from app.ingest.service import IngestRequest, submit_ingest
 from app.jobs import service as jobs
-from app.jobs.models import Door as DomainDoor
-from app.jobs.models import JobStatus
+from app.jobs.models import Door, JobStatus
 from app.records import service as records
 from app.tenancy import service as tenancy
 from app.tenancy.models import KeyMode, Principal, Tenant
@@ -94,7 +92,7 @@ class Job:
             page = await jobs.list_record_errors(session, self.tenant, str(self.id), first, after)
         return RecordErrorConnection(
             nodes=[RecordError.from_row(row) for row in page.items],
-            page_info=PageInfo(end_cursor=page.end_cursor, has_next_page=page.has_next_page),
+            page_info=PageInfo.of(page),
         )
 
 
@@ -164,7 +162,7 @@ async def _ingest(info: Info, entity: Entity, payload: Any) -> IngestPayload:
         entity=entity,
         records=payload.records,
         idempotency_key=payload.idempotency_key,
-        door=DomainDoor.GRAPHQL,
+        door=Door.GRAPHQL,
         request_id=info.context.request_id,
     )
     try:
@@ -253,7 +251,7 @@ class Query:
             )
         return JobConnection(
             nodes=[Job.from_row(job) for job in page.items],
-            page_info=PageInfo(end_cursor=page.end_cursor, has_next_page=page.has_next_page),
+            page_info=PageInfo.of(page),
         )
 
     @strawberry.field(
@@ -274,7 +272,7 @@ class Query:
             )
         return RecordConnection(
             nodes=[Record.from_row(row) for row in page.items],
-            page_info=PageInfo(end_cursor=page.end_cursor, has_next_page=page.has_next_page),
+            page_info=PageInfo.of(page),
         )
 
 

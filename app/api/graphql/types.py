@@ -1,7 +1,7 @@
 """GraphQL object types. Names match the domain: Job is an ingest job, Record a canonical record."""
 
 from datetime import datetime
-from enum import Enum
+from typing import Any
 
 import strawberry
 
@@ -10,22 +10,17 @@ from app.contracts.entities import Entity
 from app.db.models import CanonicalRecord, IngestJob
 from app.db.models import RecordError as RecordErrorRow
 from app.errors import FieldError
-from app.jobs.models import JobStatus
+from app.jobs.models import Door, JobStatus
+from app.pagination import Page
 from app.tenancy.models import KeyMode
 
 # The domain enums are the GraphQL enums: one name per concept, registered here.
 strawberry.enum(JobStatus, description="Where an ingest job is.")
+strawberry.enum(Door, description="How a request reached the gateway.")
 strawberry.enum(Entity, description="The kinds of record the gateway accepts.")
 strawberry.enum(
     KeyMode, description="TEST keys write to the sandbox only; LIVE keys to the real AMS."
 )
-
-
-@strawberry.enum(description="How a request reached the gateway.")
-class Door(Enum):
-    GRAPHQL = "graphql"
-    REST = "rest"
-    WEBHOOK = "webhook"
 
 
 @strawberry.type(description="A problem the caller can fix, with the path of the offending field.")
@@ -78,6 +73,10 @@ class RecordError:
 class PageInfo:
     end_cursor: str | None
     has_next_page: bool
+
+    @classmethod
+    def of(cls, page: Page[Any]) -> "PageInfo":
+        return cls(end_cursor=page.end_cursor, has_next_page=page.has_next_page)
 
 
 @strawberry.type
