@@ -17,7 +17,7 @@ from sqlalchemy import text
 from app.asgi import create_app
 from app.db.engine import create_engine
 from app.db.migrate import upgrade_to_head
-from app.db.models import Base
+from app.db.metadata import Base
 from app.services import Services
 from app.settings import Settings
 from app.tenancy import service as tenancy
@@ -194,3 +194,50 @@ class GraphQL:
 @pytest.fixture
 def gql(api: httpx.AsyncClient) -> GraphQL:
     return GraphQL(api)
+
+
+@dataclass
+class LiveGateway:
+    """A real HTTP server (uvicorn) running the app in a background thread, for clients that
+    speak plain HTTP themselves (pyairtable, google-api-python-client, browsers)."""
+
+    url: str
+    settings: Settings
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def live_gateway(settings: Settings) -> Iterator[LiveGateway]:
+    import threading
+    import time
+
+    import uvicorn
+
+    port = _free_port()
+    server_settings = settings.model_copy(update={"host": "127.0.0.1", "port": port})
+    config = uvicorn.Config(
+        create_app(server_settings),
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the live gateway did not start")
+        time.sleep(0.02)
+    yield LiveGateway(url=f"http://127.0.0.1:{port}", settings=server_settings)
+    server.should_exit = True
+    thread.join(timeout=20)

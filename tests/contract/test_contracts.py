@@ -86,7 +86,7 @@ async def test_migrations_produce_exactly_the_models(database_url):
     from alembic.runtime.migration import MigrationContext
 
     from app.db.engine import create_engine
-    from app.db.models import Base
+    from app.db.metadata import Base
 
     def diff(connection: Connection) -> list[object]:
         context = MigrationContext.configure(connection, opts={"compare_type": True})

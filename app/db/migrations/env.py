@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from app.db.models import Base
+from app.db.metadata import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:
