@@ -16,8 +16,8 @@ from sqlalchemy import text
 
 from app.asgi import create_app
 from app.db.engine import create_engine
-from app.db.migrate import upgrade_to_head
 from app.db.metadata import Base
+from app.db.migrate import upgrade_to_head
 from app.services import Services
 from app.settings import Settings
 from app.tenancy import service as tenancy

@@ -4,6 +4,7 @@ Every command runs the installed entry point in a subprocess against a temporary
 keys it issues are then presented to the app to prove revoke and rotate take effect.
 """
 
+import asyncio
 import json
 import os
 import re
@@ -155,12 +156,14 @@ def test_keys_revoke_unknown_key_fails_with_not_found(cli: Cli) -> None:
 async def test_a_revoked_key_is_refused_by_the_api(
     cli: Cli, client_id: str, app: httpx.AsyncClient
 ) -> None:
-    created = cli.ok("keys", "create", "--client", client_id, "--mode", "test", "--json")
+    created = await asyncio.to_thread(
+        cli.ok, "keys", "create", "--client", client_id, "--mode", "test", "--json"
+    )
     status, body = await viewer_status(app, created["secret"])
     assert status == 200, body
     assert body["data"]["viewer"]["client"] == {"id": client_id, "name": "Acme Outdoor"}
 
-    revoked = cli.ok("keys", "revoke", created["id"], "--json")
+    revoked = await asyncio.to_thread(cli.ok, "keys", "revoke", created["id"], "--json")
     assert revoked["id"] == created["id"]
     assert revoked["revoked_at"], revoked
 
@@ -172,8 +175,10 @@ async def test_a_revoked_key_is_refused_by_the_api(
 async def test_keys_rotate_issues_a_new_secret_and_revokes_the_old_one(
     cli: Cli, client_id: str, app: httpx.AsyncClient
 ) -> None:
-    old = cli.ok("keys", "create", "--client", client_id, "--mode", "test", "--json")
-    rotated = cli.ok("keys", "rotate", old["id"], "--json")
+    old = await asyncio.to_thread(
+        cli.ok, "keys", "create", "--client", client_id, "--mode", "test", "--json"
+    )
+    rotated = await asyncio.to_thread(cli.ok, "keys", "rotate", old["id"], "--json")
     assert rotated["replaces"] == old["id"], rotated
     assert rotated["id"] != old["id"], rotated
     assert SECRET.match(rotated["secret"]), rotated
@@ -187,7 +192,7 @@ async def test_keys_rotate_issues_a_new_secret_and_revokes_the_old_one(
     assert status == 401, body
     assert body["error"]["code"] == "invalid_api_key", body
 
-    code, again = cli.run("keys", "rotate", old["id"], "--json")
+    code, again = await asyncio.to_thread(cli.run, "keys", "rotate", old["id"], "--json")
     assert code == 1, "a revoked key cannot be rotated again"
     assert again["error"]["code"] == "key_revoked", again
 
@@ -198,8 +203,9 @@ def test_contracts_export_writes_every_contract_file_under_the_root(
     written = cli.ok("contracts", "export", "--json", "--root", str(tmp_path))["written"]
     assert sorted(written) == sorted(str(path) for path in contract_files())
     assert "graphql/schema.graphql" in written
-    schemas = sorted(path for path in written if path.startswith("contracts/"))
+    schemas = sorted(path for path in written if path.endswith(".schema.json"))
     assert schemas == [f"contracts/{name}.schema.json" for name in ENTITY_FILES], written
+    assert "contracts/openapi.json" in written
     for relative in written:
         assert (tmp_path / relative).is_file(), relative
     assert "type Query" in (tmp_path / "graphql/schema.graphql").read_text(encoding="utf-8")
