@@ -1,4 +1,5 @@
-"""Published contract files generated from code: JSON Schemas per entity and the GraphQL SDL."""
+"""Published contract files generated from code: JSON Schemas per entity, the GraphQL SDL and
+the REST API's OpenAPI document."""
 
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from app.contracts.entities import ENTITY_MODELS, EXAMPLES, Entity
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SDL_PATH = Path("graphql") / "schema.graphql"
+OPENAPI_PATH = Path("contracts") / "openapi.json"
 
 
 def entity_json_schema(entity: Entity) -> dict[str, Any]:
@@ -29,12 +31,14 @@ def render_json(document: dict[str, Any]) -> str:
 def contract_files() -> dict[Path, str]:
     """Relative path → exact file content, for every generated contract artifact."""
     from app.api.graphql.schema import schema
+    from app.api.rest.openapi import published_openapi
 
     files = {
         Path("contracts") / f"{entity.value}.schema.json": render_json(entity_json_schema(entity))
         for entity in Entity
     }
     files[SDL_PATH] = schema.as_str() + "\n"
+    files[OPENAPI_PATH] = render_json(published_openapi())
     return files
 
 

@@ -3,7 +3,7 @@
 from typing import Any
 
 from litestar import MediaType, Request, Response
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, ValidationException
 
 from app.errors import GatewayError
 
@@ -15,6 +15,7 @@ _TYPES = {
     405: "invalid_request",
     409: "conflict",
     413: "invalid_request",
+    415: "invalid_request",
     429: "rate_limited",
 }
 _CODES = {
@@ -25,7 +26,13 @@ _CODES = {
     405: "method_not_allowed",
     409: "conflict",
     413: "body_too_large",
+    415: "unsupported_media_type",
     429: "rate_limited",
+}
+# A malformed query parameter or header gets the code the service gives for a bad value of it.
+_PARAMETER_CODES = {
+    "first": "invalid_page_size",
+    "after": "invalid_cursor",
 }
 _STATUS_OF_KIND = {
     "invalid_request": 400,
@@ -57,6 +64,8 @@ def error_body(
 
 
 def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
+        return _parameter_error(request, exc.extra)
     status = exc.status_code
     extra = exc.extra if isinstance(exc.extra, dict) else {}
     code = extra.get("code") or _CODES.get(status, "error")
@@ -75,9 +84,33 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
 def gateway_error_handler(request: Request[Any, Any, Any], exc: GatewayError) -> Response[Any]:
     status = _STATUS_OF_KIND.get(exc.kind, 400)
     errors = [{"code": e.code, "message": e.message, "path": e.dotted_path} for e in exc.errors]
-    param = exc.errors[0].dotted_path if exc.errors else None
+    param = (exc.errors[0].dotted_path or None) if exc.errors else None
     return Response(
         error_body(request, status, exc.code, exc.message, param, errors),
         status_code=status,
+        media_type=MediaType.JSON,
+    )
+
+
+def _parameter_error(request: Request[Any, Any, Any], problems: list[Any]) -> Response[Any]:
+    """litestar's own validation of query, path and header parameters, in the one error shape."""
+    errors = []
+    for problem in problems:
+        key = str(problem.get("key", "")) if isinstance(problem, dict) else ""
+        in_body = isinstance(problem, dict) and problem.get("source") == "body"
+        code = "invalid_field" if in_body else _PARAMETER_CODES.get(key, "invalid_parameter")
+        message = problem.get("message", "") if isinstance(problem, dict) else str(problem)
+        errors.append({"code": code, "message": f"{key or 'parameter'}: {message}", "path": key})
+    first = errors[0] if errors else {"code": "invalid_parameter", "message": "", "path": ""}
+    return Response(
+        error_body(
+            request,
+            400,
+            first["code"],
+            first["message"] or "A parameter is not valid.",
+            first["path"] or None,
+            errors,
+        ),
+        status_code=400,
         media_type=MediaType.JSON,
     )

@@ -1,0 +1,57 @@
+"""Who is calling, for every HTTP door: the bearer API key resolved to a principal."""
+
+from typing import Any
+
+from litestar import Request
+from litestar.exceptions import NotAuthorizedException
+
+from app.db.engine import reading
+from app.errors import AuthenticationError
+from app.services import Services
+from app.tenancy.models import Principal
+from app.tenancy.service import authenticate, record_key_use
+
+MISSING_KEY_MESSAGE = (
+    "Authentication required: send 'Authorization: Bearer <key>' with a gateway API key."
+)
+
+
+def bearer_token(request: Request[Any, Any, Any]) -> str | None:
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationError("Send the API key as 'Authorization: Bearer <key>'.")
+    return token.strip()
+
+
+async def resolve_principal(
+    services: Services, request: Request[Any, Any, Any]
+) -> Principal | None:
+    """None when no key was sent; a presented key that is not valid fails the request (401)."""
+    token = bearer_token(request)
+    if token is None:
+        return None
+    async with reading(services.sessions) as session:
+        principal, touch_due = await authenticate(session, token)
+    if touch_due:
+        async with services.sessions() as session, session.begin():
+            await record_key_use(session, principal.key_id)
+    return principal
+
+
+async def optional_principal(request: Request[Any, Any, Any]) -> Principal | None:
+    """The caller, or None without a key; an invalid key answers 401 in the one error shape."""
+    try:
+        return await resolve_principal(request.app.state.services, request)
+    except AuthenticationError as error:
+        raise NotAuthorizedException(detail=error.message, extra={"code": error.code}) from error
+
+
+async def require_principal(request: Request[Any, Any, Any]) -> Principal:
+    """The caller; no key at all answers 401 `missing_api_key` (REST has no anonymous calls)."""
+    principal = await optional_principal(request)
+    if principal is None:
+        raise NotAuthorizedException(detail=MISSING_KEY_MESSAGE, extra={"code": "missing_api_key"})
+    return principal

@@ -1,0 +1,463 @@
+"""The OpenAPI document of the REST API: litestar generates it from the handlers; this module adds
+what it cannot infer (the ingest request bodies, the error shape with examples, the bearer scheme)
+and produces the published copy, contracts/openapi.json."""
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from litestar.openapi import OpenAPIConfig, ResponseSpec
+from litestar.openapi.spec import (
+    Components,
+    Example,
+    OpenAPIHeader,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Reference,
+    RequestBody,
+    Schema,
+    SecurityScheme,
+    Tag,
+)
+from litestar.params import Parameter, ParameterKwarg
+
+from app.api.rest.schemas import ErrorResponse
+from app.contracts.entities import EXAMPLES, Entity
+from app.settings import Settings
+
+TITLE = "Smart Gateway"
+VERSION = "1.0.0"
+SECURITY_SCHEME = "apiKey"
+SECURITY: list[dict[str, list[str]]] = [{SECURITY_SCHEME: []}]
+UNDOCUMENTED_PREFIXES = ("/sandbox", "/graphql", "/portal", "/health", "/schema")
+DEFAULT_MAX_RECORDS: int = Settings.model_fields["max_records_per_call"].default
+INGEST_PATHS = {
+    Entity.PRODUCT: "products",
+    Entity.ASSET: "assets",
+    Entity.CAMPAIGN: "campaigns",
+    Entity.AUDIENCE: "audience",
+}
+
+DESCRIPTION = """\
+Partners push records in the standard schema v1 shape; the gateway answers at once with a job and
+processes the records in the background. Each record is validated on its own: an invalid record is
+quarantined and reported on the job with its field path, the valid ones are stored.
+
+Authenticate every call with `Authorization: Bearer <key>` (test keys write to the sandbox only).
+Every error has one shape: `{"error": {"type", "code", "message", "param", "request_id",
+"errors": [{"code", "message", "path"}]}}`. The same operations exist in GraphQL at `/graphql`.
+The record contracts are published as JSON Schema at `/contracts/<entity>.schema.json`."""
+
+
+def _ingest_request_schema(entity: Entity) -> Schema:
+    contract = f"/contracts/{entity.value}.schema.json"
+    return Schema(
+        type=OpenAPIType.OBJECT,
+        required=["records"],
+        additional_properties=False,
+        properties={
+            "records": Schema(
+                type=OpenAPIType.ARRAY,
+                min_items=1,
+                max_items=DEFAULT_MAX_RECORDS,
+                items=Schema(
+                    type=OpenAPIType.OBJECT,
+                    description=f"A {entity.value} record in the standard schema v1 shape "
+                    f"({contract}). Snake_case field names as in the contract.",
+                ),
+                description=f"1 to {DEFAULT_MAX_RECORDS:,} {entity.value} records (the default "
+                f"limit per call). Each is checked against {contract} on its own: an invalid "
+                "record is quarantined and listed in the job's errors; it does not reject the "
+                "call.",
+            )
+        },
+        title=f"Ingest{INGEST_PATHS[entity].capitalize()}Request",
+        description=f"{entity.value.capitalize()} records to ingest.",
+        examples=[{"records": [EXAMPLES[entity]]}],
+    )
+
+
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title=TITLE,
+        version=VERSION,
+        description=DESCRIPTION,
+        tags=[
+            Tag(name="ingest", description="Push records; each call becomes a job."),
+            Tag(name="jobs", description="Follow jobs and read their record errors."),
+            Tag(name="contracts", description="The published record contracts."),
+        ],
+        components=Components(
+            security_schemes={
+                SECURITY_SCHEME: SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    bearer_format="gw_<test|live>_<id>_<secret>",
+                    description="A gateway API key: `Authorization: Bearer <key>`. Created with "
+                    "`gateway keys create`; test keys only ever reach the sandbox.",
+                )
+            },
+        ),
+    )
+
+
+class _Json(Enum):
+    """litestar drops None from example values when it renders the document; an enum member
+    whose value is None survives that step and is written as JSON null."""
+
+    NULL = None
+
+
+def keep_nulls(value: Any) -> Any:
+    if value is None:
+        return _Json.NULL
+    if isinstance(value, dict):
+        return {key: keep_nulls(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [keep_nulls(item) for item in value]
+    return value
+
+
+def _examples(named: dict[str, Any]) -> dict[str, Example | Reference]:
+    return {
+        name: Example(summary=name.replace("_", " "), value=keep_nulls(value))
+        for name, value in named.items()
+    }
+
+
+def _header(description: str) -> OpenAPIHeader:
+    return OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING), description=description)
+
+
+REQUEST_ID_HEADER = _header("The request id: echoed when the call sent a valid one, else new.")
+LOCATION_HEADER = _header("Where to follow the job: /jobs/{id}.")
+REPLAYED_HEADER = _header("`true` when an Idempotency-Key replay returned the original job.")
+WWW_AUTHENTICATE_HEADER = _header('`Bearer realm="gateway"`.')
+
+
+def documented(
+    request_body: RequestBody | None = None,
+    examples: dict[str, dict[str, Any]] | None = None,
+    headers: dict[str, dict[str, OpenAPIHeader]] | None = None,
+) -> type[Operation]:
+    """An Operation class for `operation_class=` that adds what litestar cannot infer: a request
+    body read by hand (so envelope errors get our codes), examples of success bodies and response
+    headers. litestar's generic 400 (in its own error shape) is dropped: parameter errors are
+    answered in ours, and the handlers that can give them declare that 400."""
+
+    @dataclass
+    class DocumentedOperation(Operation):
+        def __post_init__(self) -> None:
+            if request_body is not None:
+                self.request_body = request_body
+            responses = self.responses or {}
+            for status, response in list(responses.items()):
+                if isinstance(response, Reference):
+                    continue
+                if _is_litestar_validation_error(response):
+                    del responses[status]  # a handler that can answer 400 declares its own
+                    continue
+                extra = {"X-Request-ID": REQUEST_ID_HEADER} | (headers or {}).get(status, {})
+                if status == "401":
+                    extra["WWW-Authenticate"] = WWW_AUTHENTICATE_HEADER
+                response.headers = {**(response.headers or {}), **extra}
+                named = (examples or {}).get(status)
+                for media in (response.content or {}).values():
+                    if named:
+                        media.examples = _examples(named)
+                    elif media.examples:  # name ResponseSpec examples by summary, not by index
+                        media.examples = {
+                            _example_key(example, key): example
+                            for key, example in media.examples.items()
+                        }
+
+    return DocumentedOperation
+
+
+def _example_key(example: Example | Reference, default: str) -> str:
+    summary = example.summary if isinstance(example, Example) else None
+    return summary.replace(" ", "_") if summary else default
+
+
+def _is_litestar_validation_error(response: OpenAPIResponse) -> bool:
+    return any(
+        isinstance(media.schema, Schema) and media.schema.description == "Validation Exception"
+        for media in (response.content or {}).values()
+    )
+
+
+def ingest_request_body(entity: Entity) -> RequestBody:
+    return RequestBody(
+        required=True,
+        description=f'`{{"records": [...]}}` with {entity.value} records (application/json).',
+        content={"application/json": OpenAPIMediaType(schema=_ingest_request_schema(entity))},
+    )
+
+
+def error_example(type_: str, code: str, message: str, **extra: Any) -> dict[str, Any]:
+    error = {
+        "type": type_,
+        "code": code,
+        "message": message,
+        "param": None,
+        "request_id": "req_01jc3v9q7ws1m2e8a5k0d4t6yb",
+    }
+    return {"error": error | extra}
+
+
+def error_response(description: str, **examples: dict[str, Any]) -> ResponseSpec:
+    return ResponseSpec(
+        data_container=ErrorResponse,
+        description=description,
+        generate_examples=False,
+        examples=[
+            Example(summary=name.replace("_", " "), value=keep_nulls(value))
+            for name, value in examples.items()
+        ],
+    )
+
+
+def optional_string(description: str, header: str | None = None, **schema: Any) -> ParameterKwarg:
+    """A query or header parameter that may be left out (never null: HTTP has no null)."""
+    parameter: ParameterKwarg = Parameter(
+        header=header,
+        description=description,
+        required=False,
+        schema_extra={"oneOf": None, "type": OpenAPIType.STRING, **schema},
+    )
+    return parameter
+
+
+UNAUTHORIZED = error_response(
+    "No API key, or one that is unknown, revoked or malformed.",
+    missing_api_key=error_example(
+        "authentication",
+        "missing_api_key",
+        "Authentication required: send 'Authorization: Bearer <key>' with a gateway API key.",
+    ),
+    invalid_api_key=error_example(
+        "authentication",
+        "invalid_api_key",
+        "The API key is not valid: it is unknown or has been revoked.",
+    ),
+)
+NOT_FOUND = error_response(
+    "No job with that id for this client (another client's job looks exactly the same).",
+    not_found=error_example("not_found", "not_found", "No job with that id."),
+)
+BAD_PAGE = error_response(
+    "A paging or filter parameter is not valid.",
+    invalid_parameter=error_example(
+        "invalid_request",
+        "invalid_parameter",
+        "status: Invalid enum value 'done'",
+        param="status",
+        errors=[
+            {
+                "code": "invalid_parameter",
+                "message": "status: Invalid enum value 'done'",
+                "path": "status",
+            }
+        ],
+    ),
+    invalid_page_size=error_example(
+        "invalid_request",
+        "invalid_page_size",
+        "first must be 1 to 500.",
+        param="first",
+        errors=[
+            {"code": "invalid_page_size", "message": "first must be 1 to 500.", "path": "first"}
+        ],
+    ),
+    invalid_cursor=error_example(
+        "invalid_request",
+        "invalid_cursor",
+        "The cursor is not one this API returned.",
+        param="after",
+        errors=[
+            {
+                "code": "invalid_cursor",
+                "message": "The cursor is not one this API returned.",
+                "path": "after",
+            }
+        ],
+    ),
+)
+_EMPTY = "records must hold at least one record."
+INGEST_ERRORS: dict[int, ResponseSpec] = {
+    400: error_response(
+        "The request as a whole was rejected (nothing was stored): the body is not "
+        '`{"records": [...]}` with 1 to the maximum records, the Idempotency-Key is not 1 to 255 '
+        "characters, or an unsupported query parameter was sent.",
+        empty_records=error_example(
+            "invalid_request",
+            "invalid_envelope",
+            _EMPTY,
+            param="records",
+            errors=[{"code": "empty_records", "message": _EMPTY, "path": "records"}],
+        ),
+        malformed_json=error_example(
+            "invalid_request",
+            "invalid_envelope",
+            "The request body is not valid JSON: unexpected end of data: line 1 column 14.",
+            errors=[
+                {
+                    "code": "malformed_json",
+                    "message": "The request body is not valid JSON: unexpected end of data: "
+                    "line 1 column 14.",
+                    "path": "",
+                }
+            ],
+        ),
+        unsupported_parameter=error_example(
+            "invalid_request",
+            "unsupported_parameter",
+            "Platform-native records (?platform=) are not accepted on this endpoint yet.",
+            param="platform",
+            errors=[
+                {
+                    "code": "unsupported_parameter",
+                    "message": "Platform-native records (?platform=) are not accepted on this "
+                    "endpoint yet.",
+                    "path": "platform",
+                }
+            ],
+        ),
+    ),
+    401: UNAUTHORIZED,
+    409: error_response(
+        "The Idempotency-Key was already used with a different body.",
+        idempotency_conflict=error_example(
+            "conflict",
+            "idempotency_conflict",
+            "This Idempotency-Key was already used with a different request. Use a new key for "
+            "new data, or resend exactly the original request to get its job.",
+            param="Idempotency-Key",
+            errors=[
+                {
+                    "code": "idempotency_conflict",
+                    "message": "Key reused with a different body.",
+                    "path": "Idempotency-Key",
+                }
+            ],
+        ),
+    ),
+    413: error_response(
+        "The body is larger than the gateway accepts.",
+        body_too_large=error_example(
+            "invalid_request",
+            "body_too_large",
+            "The request body is larger than this gateway accepts; split the batch.",
+        ),
+    ),
+    415: error_response(
+        "The body is not application/json.",
+        unsupported_media_type=error_example(
+            "invalid_request",
+            "unsupported_media_type",
+            "Send the records as application/json.",
+        ),
+    ),
+}
+
+
+def queued_job_example(entity: Entity) -> dict[str, Any]:
+    counters = ("valid", "quarantined", "unchanged", "stale", "written", "processed")
+    return {
+        "id": "job_01jc3va2m5x7h9k4r8t0w6y2qe",
+        "entity": entity.value,
+        "status": "QUEUED",
+        "door": "rest",
+        "counters": {"received": 2} | dict.fromkeys(counters, 0),
+        "idempotency_key": "catalog-sync-2026-11-01T10:00Z",
+        "request_id": "req_01jc3v9q7ws1m2e8a5k0d4t6yb",
+        "attempts": 0,
+        "failure_reason": None,
+        "created_at": "2026-11-01T10:00:02.118Z",
+        "started_at": None,
+        "finished_at": None,
+        "errors": [],
+        "errors_next_cursor": None,
+    }
+
+
+RECORD_ERROR_EXAMPLE = {
+    "index": 1,
+    "external_id": "8072389473",
+    "code": "invalid_type",
+    "message": 'amount must be a decimal string such as "49.90", never a JSON number.',
+    "path": "records[1].price.amount",
+}
+FINISHED_JOB_EXAMPLE = queued_job_example(Entity.PRODUCT) | {
+    "status": "PARTIALLY_SUCCEEDED",
+    "counters": {
+        "received": 2,
+        "valid": 1,
+        "quarantined": 1,
+        "unchanged": 0,
+        "stale": 0,
+        "written": 1,
+        "processed": 2,
+    },
+    "attempts": 1,
+    "started_at": "2026-11-01T10:00:02.342Z",
+    "finished_at": "2026-11-01T10:00:02.517Z",
+    "errors": [RECORD_ERROR_EXAMPLE],
+}
+_SUMMARY = {k: v for k, v in FINISHED_JOB_EXAMPLE.items() if not k.startswith("errors")}
+JOB_LIST_EXAMPLE = {
+    "data": [_SUMMARY],
+    "page_info": {"end_cursor": "am9iXzAxamMzdmEybTV4N2g5azRyOHQwdzZ5MnFl", "has_next_page": True},
+}
+RECORD_ERROR_LIST_EXAMPLE = {
+    "data": [RECORD_ERROR_EXAMPLE],
+    "page_info": {"end_cursor": "MTI", "has_next_page": False},
+}
+
+
+def openapi_document(schema: dict[str, Any]) -> dict[str, Any]:
+    """The published document: the partner-facing paths only (never the sandbox emulators,
+    GraphQL, the portal or health) and the components they use."""
+    paths = {
+        path: item
+        for path, item in schema.get("paths", {}).items()
+        if not path.startswith(UNDOCUMENTED_PREFIXES)
+    }
+    document = {**schema, "paths": paths}
+    components = dict(document.get("components", {}))
+    schemas = components.get("schemas", {})
+    used = _referenced_schemas({"paths": paths}, schemas)
+    components["schemas"] = {name: value for name, value in schemas.items() if name in used}
+    document["components"] = components
+    return document
+
+
+def _referenced_schemas(root: Any, schemas: dict[str, Any]) -> set[str]:
+    prefix = "#/components/schemas/"
+    seen: set[str] = set()
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith(prefix):
+                name = ref.removeprefix(prefix)
+                if name not in seen and name in schemas:
+                    seen.add(name)
+                    pending.append(schemas[name])
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return seen
+
+
+def published_openapi() -> dict[str, Any]:
+    """The document contracts/openapi.json holds, generated from the real application."""
+    from app.asgi import create_app
+    from app.services import Services
+
+    settings = Settings(redis_url=None)
+    app = create_app(settings, Services.create(settings))
+    return openapi_document(app.openapi_schema.to_schema())
