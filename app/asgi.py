@@ -12,9 +12,13 @@ from litestar.response import Redirect
 from app.api.graphql.controller import make_controller
 from app.api.request_id import RequestIdMiddleware
 from app.api.rest.errors import gateway_error_handler, http_exception_handler
+from app.api.rest.openapi import openapi_config
+from app.api.rest.routes import rest_router
 from app.api.rest.system import contract_routes, health, portal_routes
 from app.errors import GatewayError
 from app.logs import configure_logging
+from app.sandbox.airtable.routes import airtable_routes
+from app.sandbox.drive.routes import drive_routes
 from app.services import Services
 from app.settings import Settings, get_settings
 
@@ -41,8 +45,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         make_controller(settings.portal_dist_dir, settings.sandbox_enabled),
         health,
         root,
+        rest_router(),
         *contract_routes(settings.contracts_dir),
         *portal_routes(settings),
+        *(drive_routes() if settings.sandbox_enabled else []),
+        *(airtable_routes(settings) if settings.sandbox_enabled else []),
     ]
     return Litestar(
         route_handlers=handlers,
@@ -53,6 +60,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             GatewayError: gateway_error_handler,
         },
         request_max_body_size=settings.max_body_bytes,
+        openapi_config=openapi_config(),
+        include_in_schema=False,  # documented: the REST router and /contracts, nothing else
         state=State({"services": services}),
         debug=False,
         logging_config=None,

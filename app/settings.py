@@ -21,6 +21,12 @@ class Settings(BaseSettings):
     )
     arq_queue_name: str = "gateway:jobs"
     sandbox_enabled: bool = Field(default=True, description="Serve GraphiQL and the sandbox.")
+    sandbox_airtable_requests_per_second: float = Field(
+        default=5.0, gt=0, description="Airtable's per-base rate limit, as the sandbox enforces it."
+    )
+    sandbox_airtable_penalty_seconds: float = Field(
+        default=30.0, ge=0, description="After a 429, a base refuses every request this long."
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"
@@ -39,6 +45,9 @@ class Settings(BaseSettings):
 
     portal_dist_dir: Path = ROOT_DIR / "portal" / "dist"
     contracts_dir: Path = ROOT_DIR / "contracts"
+    sandbox_blob_dir: Path = Field(
+        default=Path("./blobs"), description="Where the sandbox Drive keeps uploaded file bytes."
+    )
 
     @property
     def is_sqlite(self) -> bool:
