@@ -1,0 +1,159 @@
+"""Loading mapping rule files: parse, check every rule against the transforms and the standard
+schema models, and report every problem at once (file, rule index, what is wrong)."""
+
+from pathlib import Path
+
+import orjson
+from pydantic import ValidationError
+
+from app.contracts.entities import ENTITY_MODELS, Entity
+from app.contracts.fields import SourcePlatform
+from app.errors import render_path
+from app.transform.errors import RuleFileError, RuleProblem
+from app.transform.paths import FieldPath, parse_path
+from app.transform.rules import (
+    MAPPINGS_DIR,
+    SCHEMA_FILE_NAME,
+    MappingRules,
+    Rule,
+    RuleFileSpec,
+    RuleSpec,
+)
+from app.transform.targets import required_fields, target_problem
+from app.transform.transforms import TRANSFORMS, Args, Transform
+
+MappingKey = tuple[SourcePlatform, Entity]
+
+
+class _Invalid(Exception):
+    """One problem with one rule (internal: becomes a RuleProblem)."""
+
+
+def _validation_message(error: ValidationError) -> str:
+    details = error.errors(include_url=False, include_input=False)
+    return "; ".join(f"{render_path(tuple(d['loc'])) or 'value'}: {d['msg']}" for d in details)
+
+
+def _transform(spec: RuleSpec) -> tuple[Transform, Args]:
+    transform = TRANSFORMS.get(spec.transform)
+    if transform is None:
+        raise _Invalid(f"unknown transform {spec.transform!r} (known: {', '.join(TRANSFORMS)})")
+    try:
+        return transform, transform.args.model_validate(spec.args)
+    except ValidationError as error:
+        raise _Invalid(f"bad args for {spec.transform}: {_validation_message(error)}") from None
+
+
+def _path(text: str) -> FieldPath:
+    try:
+        return parse_path(text)
+    except ValueError as error:
+        raise _Invalid(str(error)) from None
+
+
+def _sources(spec: RuleSpec) -> tuple[FieldPath, ...]:
+    texts = [spec.source] if isinstance(spec.source, str) else spec.source or []
+    return tuple(_path(text) for text in texts)
+
+
+def _check_shape(spec: RuleSpec, rule: Rule) -> None:
+    fills = rule.transform.fills_absent or spec.default is not None
+    if rule.transform.needs_source and not rule.sources and not fills:
+        raise _Invalid(f"transform {spec.transform!r} needs a source (or a default)")
+    if not rule.transform.needs_source and rule.sources:
+        raise _Invalid(f"transform {spec.transform!r} takes no source")
+    flat = [source.text for source in rule.sources if source.star is None]
+    if rule.target.star is not None and flat:
+        raise _Invalid(f"target {rule.target.text!r} has [*] but source {flat[0]!r} does not")
+
+
+def compile_rule(index: int, spec: RuleSpec, entity: Entity) -> Rule:
+    transform, args = _transform(spec)
+    target = _path(spec.target)
+    problem = target_problem(ENTITY_MODELS[entity], target)
+    if problem:
+        raise _Invalid(problem)
+    rule = Rule(index, target, _sources(spec), transform, args, spec.default, spec.required)
+    _check_shape(spec, rule)
+    return rule
+
+
+def _key(file: Path) -> MappingKey:
+    parts = file.name.removesuffix(".json").split(".")
+    if len(parts) != 2:
+        raise _Invalid("file name must be <platform>.<entity>.json")
+    try:
+        return SourcePlatform(parts[0]), Entity(parts[1])
+    except ValueError:
+        platforms = ", ".join(p.value for p in SourcePlatform)
+        entities = ", ".join(e.value for e in Entity)
+        raise _Invalid(
+            f"unknown platform or entity in the file name (platforms: {platforms}; "
+            f"entities: {entities})"
+        ) from None
+
+
+def _spec(file: Path) -> RuleFileSpec:
+    try:
+        return RuleFileSpec.model_validate(orjson.loads(file.read_bytes()))
+    except orjson.JSONDecodeError as error:
+        raise _Invalid(f"not valid JSON: {error}") from None
+    except ValidationError as error:
+        raise _Invalid(_validation_message(error)) from None
+
+
+def _rules(name: str, spec: RuleFileSpec, entity: Entity) -> tuple[list[Rule], list[RuleProblem]]:
+    rules, problems = [], []
+    for index, rule_spec in enumerate(spec.rules):
+        try:
+            rules.append(compile_rule(index, rule_spec, entity))
+        except _Invalid as problem:
+            problems.append(RuleProblem(name, index, str(problem)))
+    return rules, problems
+
+
+def _coverage(name: str, rules: list[Rule], entity: Entity) -> list[RuleProblem]:
+    """Each target once; every required standard field mapped."""
+    problems, seen = [], set()
+    for rule in rules:
+        if rule.target.text in seen:
+            problems.append(RuleProblem(name, rule.index, f"target {rule.target.text!r} twice"))
+        seen.add(rule.target.text)
+    mapped = {rule.target.segments[0] for rule in rules}
+    for field in required_fields(ENTITY_MODELS[entity]):
+        if field not in mapped:
+            problems.append(RuleProblem(name, None, f"required field {field!r} is not mapped"))
+    return problems
+
+
+def read_rule_file(file: Path) -> MappingRules:
+    """One file's rules, or RuleFileError listing every problem in it."""
+    try:
+        platform, entity = _key(file)
+        spec = _spec(file)
+    except _Invalid as problem:
+        raise RuleFileError([RuleProblem(file.name, None, str(problem))]) from None
+    rules, problems = _rules(file.name, spec, entity)
+    problems += _coverage(file.name, rules, entity)
+    if problems:
+        raise RuleFileError(problems)
+    return MappingRules(platform, entity, tuple(rules))
+
+
+def rule_files(directory: Path = MAPPINGS_DIR) -> list[Path]:
+    return sorted(file for file in directory.glob("*.json") if file.name != SCHEMA_FILE_NAME)
+
+
+def load_mappings(directory: Path = MAPPINGS_DIR) -> dict[MappingKey, MappingRules]:
+    """Every rule file in the directory, or RuleFileError listing every problem in all of them."""
+    loaded, problems = {}, []
+    for file in rule_files(directory):
+        try:
+            rules = read_rule_file(file)
+        except RuleFileError as error:
+            problems += error.problems
+            continue
+        loaded[(rules.platform, rules.entity)] = rules
+    if problems:
+        raise RuleFileError(problems)
+    return loaded

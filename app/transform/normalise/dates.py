@@ -1,0 +1,107 @@
+"""Dates and times from every shape the platforms send → an aware UTC datetime.
+
+Accepted: ISO 8601 with an offset or `Z` (also Salesforce's `+0000`), offset-less local strings
+(read in the client's timezone), date-only strings (midnight there), RFC 2822 / HTTP dates and a
+trailing `GMT`/`UTC`, epoch seconds or milliseconds (int, float or numeric string, told apart by
+magnitude: |n| ≥ 10^11 is milliseconds, i.e. seconds after the year 5138 or milliseconds after
+March 1973), and datetime objects.
+"""
+
+import re
+from datetime import UTC, date, datetime, tzinfo
+from decimal import Decimal, InvalidOperation
+from email.utils import parsedate_to_datetime
+
+from app.transform.errors import NormalisationError
+
+EPOCH_MS_THRESHOLD = 10**11
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+_NUMERIC = re.compile(r"^[+-]?\d+(\.\d+)?$")
+_ZULU_WORD = re.compile(r"\s*(?:GMT|UTC)$", re.IGNORECASE)
+_RFC2822 = re.compile(r"^(?:[A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{4}\s")
+
+
+def _invalid(value: object, why: str) -> NormalisationError:
+    return NormalisationError("invalid_date", f"{value!r} is not a usable date: {why}.")
+
+
+def _in_range(moment: datetime, original: object) -> datetime:
+    if not EARLIEST <= moment < LATEST:
+        raise _invalid(original, f"outside {EARLIEST.year} to {LATEST.year - 1}")
+    return moment
+
+
+def _epoch_seconds(number: Decimal) -> Decimal:
+    return number / 1000 if abs(number) >= EPOCH_MS_THRESHOLD else number
+
+
+def _from_epoch(seconds: Decimal, original: object) -> datetime:
+    try:
+        moment = datetime.fromtimestamp(float(seconds), UTC)
+    except (OverflowError, OSError, ValueError):
+        raise _invalid(original, "epoch value out of range") from None
+    return _in_range(moment, original)
+
+
+def _localise(moment: datetime, default_tz: tzinfo) -> datetime:
+    """Offset-less values are wall-clock time in the client's zone (fold=0 when ambiguous)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=default_tz)
+    return moment.astimezone(UTC)
+
+
+def _parse_text(text: str, default_tz: tzinfo) -> datetime:
+    if _NUMERIC.match(text):
+        return _from_epoch(_epoch_seconds(Decimal(text)), text)
+    if _RFC2822.match(text):
+        try:
+            return _localise(parsedate_to_datetime(text), UTC)
+        except (TypeError, ValueError):
+            raise _invalid(text, "not a valid RFC 2822 date") from None
+    iso = _ZULU_WORD.sub("+00:00", text)
+    try:
+        return _localise(datetime.fromisoformat(iso), default_tz)
+    except ValueError:
+        raise _invalid(text, "expected ISO 8601, RFC 2822 or epoch seconds/milliseconds") from None
+
+
+def parse_datetime(value: object, default_tz: tzinfo = UTC) -> datetime:
+    """Any accepted date shape → an aware datetime in UTC, or NormalisationError."""
+    if isinstance(value, bool):
+        raise _invalid(value, "a boolean is not a date")
+    if isinstance(value, datetime):
+        return _in_range(_localise(value, default_tz), value)
+    if isinstance(value, date):
+        return _in_range(_localise(datetime(value.year, value.month, value.day), default_tz), value)
+    if isinstance(value, int | float | Decimal):
+        try:
+            return _from_epoch(_epoch_seconds(Decimal(str(value))), value)
+        except InvalidOperation:
+            raise _invalid(value, "not a finite number") from None
+    if isinstance(value, str) and value.strip():
+        return _in_range(_parse_text(value.strip(), default_tz), value)
+    raise _invalid(value, "expected a date string, epoch number or datetime")
+
+
+def parse_epoch_ms(value: object) -> datetime:
+    """Strictly epoch milliseconds (HubSpot date properties), whatever the magnitude."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise _invalid(value, "expected epoch milliseconds")
+    text = str(value).strip()
+    if not _NUMERIC.match(text):
+        raise _invalid(value, "expected epoch milliseconds")
+    return _from_epoch(Decimal(text) / 1000, value)
+
+
+def format_rfc3339(moment: datetime) -> str:
+    """UTC, `Z`, and only the sub-second precision the value has: 10:00:00Z, 10:00:00.120Z."""
+    moment = moment.astimezone(UTC)
+    if moment.microsecond == 0:
+        spec = "seconds"
+    elif moment.microsecond % 1000 == 0:
+        spec = "milliseconds"
+    else:
+        spec = "microseconds"
+    return moment.replace(tzinfo=None).isoformat(timespec=spec) + "Z"

@@ -1,0 +1,16 @@
+"""Email addresses: syntax-checked with email-validator (no DNS), lower-cased."""
+
+from email_validator import EmailNotValidError, validate_email
+
+from app.transform.errors import NormalisationError
+from app.transform.normalise.text import clean_text
+
+
+def normalise_email(value: object) -> str:
+    text = clean_text(value)
+    try:
+        checked = validate_email(text, check_deliverability=False)
+    except EmailNotValidError as error:
+        message = f"{text!r} is not an email address: {error}"
+        raise NormalisationError("invalid_email", message) from None
+    return checked.normalized.lower()

@@ -1,0 +1,46 @@
+"""HTML → plain text with nh3: scripts and styles go with their content, paragraphs and line
+breaks stay as blank lines and newlines, entities are decoded."""
+
+import re
+from html import unescape
+
+import nh3
+
+from app.transform.normalise.text import clean_multiline, require_text
+
+_BLOCKS = {
+    "address", "article", "aside", "blockquote", "dd", "div", "dl", "dt", "figcaption",
+    "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "ol", "p",
+    "pre", "section", "table", "tr", "ul",
+}  # fmt: skip
+_LIST_ITEMS = re.compile(r"<li>")
+_LIST_ITEM_ENDS = re.compile(r"</li>")
+_DROPPED_WITH_CONTENT = {"script", "style", "template", "noscript", "iframe", "object", "svg"}
+_WHITESPACE = re.compile(r"\s+")
+_BREAK = re.compile(r"<br\s*/?>")
+_BLOCK_EDGE = re.compile(r"</?(?:" + "|".join(sorted(_BLOCKS)) + r")\s*/?>")
+_ANY_TAG = re.compile(r"<[^>]*>")
+_MARKUP = re.compile(r"<[A-Za-z!/?]|&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
+
+
+def html_to_text(value: object) -> str:
+    """Sanitise to a few structural tags without attributes, then turn those into line breaks.
+
+    The regexes only ever see nh3's serialised output (known tags, no attributes), never raw
+    input, so they cannot be fooled by malformed markup. Text without tags or entities is plain
+    text already: its line breaks are kept, so converting a converted text changes nothing.
+    """
+    text = require_text(value)
+    if not _MARKUP.search(text):
+        return clean_multiline(text)
+    safe = nh3.clean(
+        text,
+        tags=_BLOCKS | {"br", "li"},
+        attributes={},
+        clean_content_tags=_DROPPED_WITH_CONTENT,
+        strip_comments=True,
+    )
+    flowed = _WHITESPACE.sub(" ", safe)
+    items = _LIST_ITEM_ENDS.sub("", _LIST_ITEMS.sub("\n- ", flowed))
+    broken = _BLOCK_EDGE.sub("\n\n", _BREAK.sub("\n", items))
+    return clean_multiline(unescape(_ANY_TAG.sub("", broken)).replace("\xa0", " "))

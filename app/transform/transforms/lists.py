@@ -1,0 +1,93 @@
+"""Transforms that build or pick from lists: tags, split_commas, join, first_variant_sku,
+variant_options."""
+
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from app.transform import normalise as norm
+from app.transform.context import Scope
+from app.transform.paths import STAR, get, parse_path
+from app.transform.transforms.base import Args, wrong_type
+
+
+class TagsArgs(Args):
+    split: bool = Field(default=True, description="Split strings on commas.")
+
+
+def tags(value: Any, args: TagsArgs, scope: Scope) -> list[str]:
+    return norm.normalise_tags(value, split=args.split)
+
+
+def split_commas(value: Any, args: Args, scope: Scope) -> list[str]:
+    if not isinstance(value, str):
+        raise wrong_type(value, "a comma-separated string")
+    return norm.normalise_tags(value)
+
+
+class JoinArgs(Args):
+    separator: str = Field(default=" ", description="Put between the non-empty parts.")
+
+
+def join(values: Any, args: JoinArgs, scope: Scope) -> str | None:
+    parts = [norm.clean_text(part) for part in _flat(values)]
+    return args.separator.join(part for part in parts if part) or None
+
+
+def _flat(values: Any) -> list[Any]:
+    items = values if isinstance(values, list) else [values]
+    flat: list[Any] = []
+    for item in items:
+        flat.extend(item if isinstance(item, list) else [item])
+    return [item for item in flat if item is not None]
+
+
+def first_variant_sku(variants: Any, args: Args, scope: Scope) -> str | None:
+    """The SKU of the first variant that has one."""
+    if not isinstance(variants, list):
+        raise wrong_type(variants, "a list of variants")
+    for variant in variants:
+        sku = variant.get("sku") if isinstance(variant, dict) else None
+        if isinstance(sku, str) and (cleaned := norm.clean_text(sku)):
+            return cleaned
+    return None
+
+
+class VariantOptionsArgs(Args):
+    names: str = Field(
+        description="Path in the record to the option names, in order.",
+        examples=["options[*].name"],
+    )
+    keys: list[str] = Field(
+        default=["option1", "option2", "option3"], description="The variant's value keys, in order."
+    )
+    skip_values: list[str] = Field(
+        default=[], description="Values that mean 'no option', e.g. Shopify's 'Default Title'."
+    )
+
+    @field_validator("names")
+    @classmethod
+    def _path(cls, path: str) -> str:
+        if parse_path(path).star is None:
+            raise ValueError(f"names path {path!r} must contain [*]")
+        return path
+
+
+def _option_names(record: Any, path: str) -> list[Any]:
+    parsed = parse_path(path)
+    star = parsed.segments.index(STAR)
+    names = get(record, parsed.segments[:star])
+    rest = parsed.segments[star + 1 :]
+    return [get(item, rest) for item in names] if isinstance(names, list) else []
+
+
+def variant_options(variant: Any, args: VariantOptionsArgs, scope: Scope) -> dict[str, str]:
+    """{option name: value} from a variant's option1..3 and the product's option names."""
+    if not isinstance(variant, dict):
+        raise wrong_type(variant, "a variant object")
+    options = {}
+    for name, key in zip(_option_names(scope.record, args.names), args.keys, strict=False):
+        value = variant.get(key)
+        if isinstance(name, str) and isinstance(value, str) and value not in args.skip_values:
+            options[norm.clean_text(name)] = norm.clean_text(value)
+    return options

@@ -1,0 +1,61 @@
+"""Money transforms: amounts as decimal strings, currencies, {amount, currency} objects."""
+
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from app.transform import normalise as norm
+from app.transform.context import Scope
+from app.transform.paths import get, parse_path
+from app.transform.transforms.base import Args
+
+
+class CurrencyArgs(Args):
+    currency: str | None = Field(
+        default=None, description="Fixed ISO 4217 code; default: the client's currency."
+    )
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_code(cls, code: str | None) -> str | None:
+        return None if code is None else norm.normalise_currency(code)
+
+
+def money_amount(value: Any, args: CurrencyArgs, scope: Scope) -> str:
+    """An amount padded to the currency's minor units (the fixed or the client's currency)."""
+    return norm.normalise_amount(value, args.currency or scope.defaults.currency)
+
+
+def decimal_string(value: Any, args: Args, scope: Scope) -> str:
+    """A plain decimal string, as precise as given, with no currency assumed."""
+    return norm.normalise_amount(value)
+
+
+def currency(value: Any, args: Args, scope: Scope) -> str:
+    return norm.normalise_currency(value, scope.defaults.currency)
+
+
+class MoneyArgs(CurrencyArgs):
+    currency_source: str | None = Field(
+        default=None,
+        description="Path in the record to the currency code; when absent: `currency`, then "
+        "the client's currency.",
+        examples=["CurrencyIsoCode"],
+    )
+
+    @field_validator("currency_source")
+    @classmethod
+    def _path(cls, path: str | None) -> str | None:
+        if path is not None:
+            parse_path(path)
+        return path
+
+
+def money(value: Any, args: MoneyArgs, scope: Scope) -> dict[str, str]:
+    code = (
+        get(scope.record, parse_path(args.currency_source).segments)
+        if args.currency_source
+        else None
+    )
+    fallback = args.currency or scope.defaults.currency
+    return norm.normalise_money(value, code, fallback).as_dict()
