@@ -8,7 +8,7 @@ from litestar.exceptions import NotAuthorizedException
 from app.db.engine import reading
 from app.errors import AuthenticationError
 from app.services import Services
-from app.tenancy.models import Principal
+from app.tenancy.models import KeyMode, Principal, Tenant
 from app.tenancy.service import authenticate, record_key_use
 
 MISSING_KEY_MESSAGE = (
@@ -55,3 +55,16 @@ async def require_principal(request: Request[Any, Any, Any]) -> Principal:
     if principal is None:
         raise NotAuthorizedException(detail=MISSING_KEY_MESSAGE, extra={"code": "missing_api_key"})
     return principal
+
+
+async def sandbox_tenant(services: Services, request: Request[Any, Any, Any]) -> Tenant:
+    """The client behind a test key, for the sandbox emulators. No key, an invalid key or a live
+    key (live keys reach the real Airtable and Drive) raise AuthenticationError."""
+    principal = await resolve_principal(services, request)
+    if principal is None:
+        raise AuthenticationError(
+            "Send the client's test API key as 'Authorization: Bearer <key>'."
+        )
+    if principal.mode is not KeyMode.TEST:
+        raise AuthenticationError("The sandbox takes test keys only; live keys reach the real AMS.")
+    return principal.tenant

@@ -12,6 +12,7 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.api.auth import sandbox_tenant
 from app.db.engine import reading
 from app.errors import AuthenticationError
 from app.sandbox.airtable import service, wire
@@ -27,8 +28,7 @@ from app.sandbox.airtable.schema import Json
 from app.sandbox.airtable.store import TableRef
 from app.services import Services
 from app.settings import Settings
-from app.tenancy.models import KeyMode, Tenant
-from app.tenancy.service import authenticate, record_key_use
+from app.tenancy.models import Tenant
 
 AnyRequest = Request[Any, Any, Any]
 MAX_BODY_BYTES = 2 * 1024 * 1024
@@ -41,21 +41,10 @@ def _services(request: AnyRequest) -> Services:
 
 async def _caller(request: AnyRequest) -> Tenant:
     """The client behind a test key; anything else is AUTHENTICATION_REQUIRED."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise authentication_required()
-    services = _services(request)
     try:
-        async with reading(services.sessions) as session:
-            principal, touch_due = await authenticate(session, token.strip())
+        return await sandbox_tenant(_services(request), request)
     except AuthenticationError:
         raise authentication_required() from None
-    if principal.mode is not KeyMode.TEST:
-        raise authentication_required()
-    if touch_due:
-        async with services.sessions() as session, session.begin():
-            await record_key_use(session, principal.key_id)
-    return principal.tenant
 
 
 async def _admit(request: AnyRequest, limiter: BaseRateLimiter, base_id: str) -> Tenant:

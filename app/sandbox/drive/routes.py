@@ -12,7 +12,7 @@ from litestar.params import Parameter
 from litestar.response import File
 from litestar.types import ControllerRouterHandler
 
-from app.api.auth import resolve_principal
+from app.api.auth import sandbox_tenant
 from app.db.engine import reading
 from app.errors import AuthenticationError
 from app.sandbox.drive import service, uploads
@@ -36,7 +36,7 @@ from app.sandbox.drive.resources import (
     read_permission,
 )
 from app.services import Services
-from app.tenancy.models import KeyMode, Tenant
+from app.tenancy.models import Tenant
 
 FILES = "/drive/v3/files"
 UPLOADS = "/upload/drive/v3/files"
@@ -61,14 +61,9 @@ def provide_blobs(services: Services) -> BlobStore:
 async def provide_tenant(request: Request[Any, Any, Any], services: Services) -> Tenant:
     """The client whose test key is the bearer token: no key, a bad one or a live one is a 401."""
     try:
-        principal = await resolve_principal(services, request)
+        return await sandbox_tenant(services, request)
     except AuthenticationError as error:
         raise AuthError(error.message) from error
-    if principal is None:
-        raise AuthError("Send the client's test API key as 'Authorization: Bearer <key>'.")
-    if principal.mode is not KeyMode.TEST:
-        raise AuthError("The sandbox Drive takes test keys only; live keys reach Google Drive.")
-    return principal.tenant
 
 
 @post(FILES, status_code=200)
