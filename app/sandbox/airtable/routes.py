@@ -10,6 +10,7 @@ from typing import Any
 from litestar import MediaType, Request, Response, Router, delete, get, patch, post, put
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
+from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.auth import sandbox_tenant
@@ -78,7 +79,9 @@ async def create_base(request: AnyRequest) -> Json:
 
 
 @get("/v0/meta/bases/{base_id:str}/tables")
-async def base_schema(request: AnyRequest, limiter: BaseRateLimiter, base_id: str) -> Json:
+async def base_schema(
+    request: AnyRequest, limiter: BaseRateLimiter, base_id: FromPath[str]
+) -> Json:
     tenant = await _admit(request, limiter, base_id)
     with_visible = "visibleFieldIds" in wire.repeated(request.query_params, "include")
     async with reading(_services(request).sessions) as session:
@@ -86,7 +89,9 @@ async def base_schema(request: AnyRequest, limiter: BaseRateLimiter, base_id: st
 
 
 @post("/v0/meta/bases/{base_id:str}/tables", status_code=200)
-async def create_table(request: AnyRequest, limiter: BaseRateLimiter, base_id: str) -> Json:
+async def create_table(
+    request: AnyRequest, limiter: BaseRateLimiter, base_id: FromPath[str]
+) -> Json:
     tenant = await _admit(request, limiter, base_id)
     body = wire.json_body(await request.body())
     async with _writing(request) as session:
@@ -95,7 +100,7 @@ async def create_table(request: AnyRequest, limiter: BaseRateLimiter, base_id: s
 
 @post("/v0/meta/bases/{base_id:str}/tables/{table:str}/fields", status_code=200)
 async def create_field(
-    request: AnyRequest, limiter: BaseRateLimiter, base_id: str, table: str
+    request: AnyRequest, limiter: BaseRateLimiter, base_id: FromPath[str], table: FromPath[str]
 ) -> Json:
     tenant = await _admit(request, limiter, base_id)
     ref = TableRef(base_id, table)
@@ -109,7 +114,7 @@ async def create_field(
 
 @get("/v0/{base_id:str}/{table:str}")
 async def list_records(
-    request: AnyRequest, limiter: BaseRateLimiter, base_id: str, table: str
+    request: AnyRequest, limiter: BaseRateLimiter, base_id: FromPath[str], table: FromPath[str]
 ) -> Json:
     tenant = await _admit(request, limiter, base_id)
     ref = TableRef(base_id, table)
@@ -120,7 +125,7 @@ async def list_records(
 
 @post("/v0/{base_id:str}/{table:str}/listRecords", status_code=200)
 async def list_records_by_post(
-    request: AnyRequest, limiter: BaseRateLimiter, base_id: str, table: str
+    request: AnyRequest, limiter: BaseRateLimiter, base_id: FromPath[str], table: FromPath[str]
 ) -> Json:
     tenant = await _admit(request, limiter, base_id)
     ref = TableRef(base_id, table)
@@ -131,7 +136,11 @@ async def list_records_by_post(
 
 @get("/v0/{base_id:str}/{table:str}/{record_id:str}")
 async def get_record(
-    request: AnyRequest, limiter: BaseRateLimiter, base_id: str, table: str, record_id: str
+    request: AnyRequest,
+    limiter: BaseRateLimiter,
+    base_id: FromPath[str],
+    table: FromPath[str],
+    record_id: FromPath[str],
 ) -> Json:
     tenant = await _admit(request, limiter, base_id)
     ref = TableRef(base_id, table)
@@ -142,7 +151,7 @@ async def get_record(
 
 @post("/v0/{base_id:str}/{table:str}", status_code=200)
 async def create_records(
-    request: AnyRequest, limiter: BaseRateLimiter, base_id: str, table: str
+    request: AnyRequest, limiter: BaseRateLimiter, base_id: FromPath[str], table: FromPath[str]
 ) -> Json:
     """`{"records": [...]}` creates a batch; `{"fields": {...}}` creates one record."""
     tenant = await _admit(request, limiter, base_id)
@@ -172,14 +181,14 @@ async def _update_many(
 
 @patch("/v0/{base_id:str}/{table:str}")
 async def update_records(
-    request: AnyRequest, limiter: BaseRateLimiter, base_id: str, table: str
+    request: AnyRequest, limiter: BaseRateLimiter, base_id: FromPath[str], table: FromPath[str]
 ) -> Json:
     return await _update_many(request, limiter, base_id, table, replace=False)
 
 
 @put("/v0/{base_id:str}/{table:str}")
 async def replace_records(
-    request: AnyRequest, limiter: BaseRateLimiter, base_id: str, table: str
+    request: AnyRequest, limiter: BaseRateLimiter, base_id: FromPath[str], table: FromPath[str]
 ) -> Json:
     return await _update_many(request, limiter, base_id, table, replace=True)
 
@@ -202,21 +211,29 @@ async def _update_one(
 
 @patch("/v0/{base_id:str}/{table:str}/{record_id:str}")
 async def update_record(
-    request: AnyRequest, limiter: BaseRateLimiter, base_id: str, table: str, record_id: str
+    request: AnyRequest,
+    limiter: BaseRateLimiter,
+    base_id: FromPath[str],
+    table: FromPath[str],
+    record_id: FromPath[str],
 ) -> Json:
     return await _update_one(request, limiter, (base_id, table, record_id), replace=False)
 
 
 @put("/v0/{base_id:str}/{table:str}/{record_id:str}")
 async def replace_record(
-    request: AnyRequest, limiter: BaseRateLimiter, base_id: str, table: str, record_id: str
+    request: AnyRequest,
+    limiter: BaseRateLimiter,
+    base_id: FromPath[str],
+    table: FromPath[str],
+    record_id: FromPath[str],
 ) -> Json:
     return await _update_one(request, limiter, (base_id, table, record_id), replace=True)
 
 
 @delete("/v0/{base_id:str}/{table:str}", status_code=200)
 async def delete_records(
-    request: AnyRequest, limiter: BaseRateLimiter, base_id: str, table: str
+    request: AnyRequest, limiter: BaseRateLimiter, base_id: FromPath[str], table: FromPath[str]
 ) -> Json:
     tenant = await _admit(request, limiter, base_id)
     ref = TableRef(base_id, table)
@@ -228,7 +245,11 @@ async def delete_records(
 
 @delete("/v0/{base_id:str}/{table:str}/{record_id:str}", status_code=200)
 async def delete_record(
-    request: AnyRequest, limiter: BaseRateLimiter, base_id: str, table: str, record_id: str
+    request: AnyRequest,
+    limiter: BaseRateLimiter,
+    base_id: FromPath[str],
+    table: FromPath[str],
+    record_id: FromPath[str],
 ) -> Json:
     tenant = await _admit(request, limiter, base_id)
     ref = TableRef(base_id, table)

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from litestar import MediaType, Request, Response, Router, delete, get, patch, post, put
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
-from litestar.params import Parameter
+from litestar.params import FromPath, Parameter
 from litestar.response import File
 from litestar.types import ControllerRouterHandler
 
@@ -76,7 +76,7 @@ async def create_file(request: Request[Any, Any, Any], services: Services, tenan
 
 @get(f"{FILES}/{{file_id:str}}")
 async def get_file(
-    services: Services, blobs: BlobStore, tenant: Tenant, file_id: str, alt: str = "json"
+    services: Services, blobs: BlobStore, tenant: Tenant, file_id: FromPath[str], alt: str = "json"
 ) -> Any:
     async with reading(services.sessions) as session:
         row = await service.get_file(session, tenant, file_id)
@@ -116,7 +116,7 @@ async def update_file(
     request: Request[Any, Any, Any],
     services: Services,
     tenant: Tenant,
-    file_id: str,
+    file_id: FromPath[str],
     add_parents: ParentIds = "",
     remove_parents: RemovedParentIds = "",
 ) -> Any:
@@ -132,7 +132,9 @@ def _id_list(ids: str) -> list[str]:
 
 
 @delete(f"{FILES}/{{file_id:str}}")
-async def delete_file(services: Services, blobs: BlobStore, tenant: Tenant, file_id: str) -> None:
+async def delete_file(
+    services: Services, blobs: BlobStore, tenant: Tenant, file_id: FromPath[str]
+) -> None:
     async with services.sessions() as session, session.begin():
         blob_names = await service.delete_file(session, tenant, file_id)
     await blobs.remove(tenant.client_id, blob_names)
@@ -143,7 +145,7 @@ async def create_permission(
     request: Request[Any, Any, Any],
     services: Services,
     tenant: Tenant,
-    file_id: str,
+    file_id: FromPath[str],
     transfer_ownership: TransferOwnership = False,
 ) -> Any:
     permission = read_permission(read_json(await request.body()))
@@ -155,7 +157,7 @@ async def create_permission(
 
 
 @get(f"{FILES}/{{file_id:str}}/permissions")
-async def list_permissions(services: Services, tenant: Tenant, file_id: str) -> Any:
+async def list_permissions(services: Services, tenant: Tenant, file_id: FromPath[str]) -> Any:
     async with reading(services.sessions) as session:
         rows = await service.list_permissions(session, tenant, file_id)
     return {"kind": "drive#permissionList", "permissions": [permission_resource(r) for r in rows]}
