@@ -1,9 +1,12 @@
 """Gateway settings: one object, read from GATEWAY_* environment variables, safe defaults."""
 
+import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
@@ -49,9 +52,59 @@ class Settings(BaseSettings):
         default=Path("./blobs"), description="Where the sandbox Drive keeps uploaded file bytes."
     )
 
+    secret_key: str = Field(
+        default="",
+        repr=False,
+        description="Signs gateway-issued credentials (sandbox tokens). Embedded (SQLite) "
+        "default: a random key kept in <database>.secret; elsewhere set GATEWAY_SECRET_KEY.",
+    )
+    sandbox_public_url: str | None = Field(
+        default=None,
+        description="Where the gateway's own sandbox is reachable; default http://{host}:{port}.",
+    )
+    airtable_api_token: SecretStr | None = Field(
+        default=None, description="Airtable token the live AMS writes use."
+    )
+    drive_service_account_file: Path | None = Field(
+        default=None, description="Service-account JSON key the live Drive writes use."
+    )
+
+    @model_validator(mode="after")
+    def _embedded_secret_key(self) -> Self:
+        """The embedded shape needs no set-up: without GATEWAY_SECRET_KEY, a random key is kept
+        beside the SQLite file (mode 0600), so every process using that database agrees on it.
+        Other shapes must set GATEWAY_SECRET_KEY; until they do, sandbox tokens are refused."""
+        if not self.secret_key and self.sandbox_enabled and self.sqlite_path is not None:
+            self.secret_key = _load_or_create_secret(
+                self.sqlite_path.with_name(self.sqlite_path.name + ".secret")
+            )
+        return self
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        prefix = "sqlite+aiosqlite:///"
+        if not self.database_url.startswith(prefix) or ":memory:" in self.database_url:
+            return None
+        return Path(self.database_url.removeprefix(prefix))
+
+    @property
+    def sandbox_url(self) -> str:
+        """The gateway's base URL as the sandbox clients reach it (no trailing slash)."""
+        return (self.sandbox_public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def _load_or_create_secret(path: Path) -> str:
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(descriptor, "w") as file:
+        file.write(secrets.token_hex(32))
+    return path.read_text().strip()
 
 
 @lru_cache

@@ -116,6 +116,8 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "job_lease_seconds": 5,
         "job_chunk_size": 250,
     }
+    if not database_url.startswith("sqlite"):
+        values["secret_key"] = "scale-out-tests-secret"  # SQLite gets its own <db>.secret file
     return Settings(**(values | overrides))
 
 

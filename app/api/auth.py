@@ -6,7 +6,9 @@ from litestar import Request
 from litestar.exceptions import NotAuthorizedException
 
 from app.db.engine import reading
+from app.db.models import Client
 from app.errors import AuthenticationError
+from app.integrations.sandbox_tokens import is_sandbox_token, verify_sandbox_token
 from app.services import Services
 from app.tenancy.models import KeyMode, Principal, Tenant
 from app.tenancy.service import authenticate, record_key_use
@@ -58,8 +60,18 @@ async def require_principal(request: Request[Any, Any, Any]) -> Principal:
 
 
 async def sandbox_tenant(services: Services, request: Request[Any, Any, Any]) -> Tenant:
-    """The client behind a test key, for the sandbox emulators. No key, an invalid key or a live
-    key (live keys reach the real Airtable and Drive) raise AuthenticationError."""
+    """The client behind a test key, or behind a gateway-issued sandbox token (the gateway's own
+    AMS writer, see app.integrations.sandbox_tokens), for the sandbox emulators. No key, an invalid
+    key or token, or a live key (live keys reach the real Airtable and Drive) raise
+    AuthenticationError."""
+    token = bearer_token(request)
+    if token is not None and is_sandbox_token(token):
+        client_id = verify_sandbox_token(services.settings.secret_key, token)
+        if client_id is not None:
+            async with reading(services.sessions) as session:
+                if await session.get(Client, client_id) is not None:
+                    return Tenant(client_id=client_id, livemode=False)
+        raise AuthenticationError("The sandbox token is not valid.")
     principal = await resolve_principal(services, request)
     if principal is None:
         raise AuthenticationError(

@@ -6,18 +6,17 @@ import hashlib
 import io
 import json
 import os
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import googleapiclient
 import httpx
 import pytest
-from google.auth.credentials import AnonymousCredentials, Credentials
-from googleapiclient.discovery import Resource, build_from_document
+from google.auth.credentials import AnonymousCredentials
+from googleapiclient.discovery import Resource
 from googleapiclient.errors import HttpError
 from googleapiclient.http import MediaIoBaseUpload
 
+from app.integrations.drive import BearerKey, sandbox_service
 from app.sandbox.drive.errors import InvalidQuery
 from app.sandbox.drive.query import FieldIs, HasAppProperty, InParents, Trashed, parse_query
 from app.settings import Settings
@@ -25,7 +24,6 @@ from tests.conftest import create_tenant, make_settings
 
 FOLDER = "application/vnd.google-apps.folder"
 CHUNK = 256 * 1024
-DISCOVERY = Path(googleapiclient.__file__).parent / "discovery_cache/documents/drive.v3.json"
 
 
 @pytest.fixture
@@ -33,29 +31,10 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     return make_settings(database_url, sandbox_blob_dir=tmp_path / "blobs")
 
 
-class BearerKey(Credentials):
-    """Sends a gateway API key as the bearer token; it never expires, so refresh does nothing."""
-
-    def __init__(self, key: str) -> None:
-        super().__init__()
-        self.token = key
-
-    def refresh(self, request: Any) -> None:
-        pass
-
-
-@cache
-def _discovery_document() -> str:
-    return DISCOVERY.read_text()
-
-
 def drive(base_url: str, key: str | None) -> Resource:
     """The Drive v3 client exactly as production builds it, pointed at the sandbox."""
-    document = json.loads(_discovery_document())
-    document["rootUrl"] = f"{base_url}/sandbox/drive/"
-    document["baseUrl"] = f"{base_url}/sandbox/drive/drive/v3/"
     credentials = BearerKey(key) if key else AnonymousCredentials()
-    return build_from_document(document, credentials=credentials)
+    return sandbox_service(f"{base_url}/sandbox/drive/", credentials)
 
 
 def folder(service: Resource, name: str, parent: str | None = None, **extra: Any) -> str:

@@ -1,0 +1,195 @@
+"""Airtable through pyairtable, behind the `AirtableClient` Protocol.
+
+Synchronous, like pyairtable (requests): run the calls in worker threads. One `pyairtable.Api`
+(and so one requests session) per thread. Retries are disabled here on purpose: pyairtable's default
+urllib3 retry gives up after ~3 s, far short of Airtable's 30-second 429 penalty, and a blind retry
+of a write could duplicate it. Pacing below 5 requests/s per base, and back-off when a 429 comes
+anyway, belong to the write layer (a later item), which sees every caller of a base.
+"""
+
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import requests
+from pyairtable import Api
+
+from app.integrations.errors import AmsRequestError
+
+DEFAULT_TIMEOUT = (5.0, 30.0)  # connect, read (seconds)
+
+
+@dataclass(frozen=True)
+class AirtableField:
+    id: str
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class AirtableTable:
+    id: str
+    name: str
+    primary_field_id: str
+    fields: list[AirtableField]
+
+
+@dataclass(frozen=True)
+class AirtableBase:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class AirtableRecord:
+    id: str
+    created_time: str
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    records: list[AirtableRecord] = field(default_factory=list)
+
+
+class AirtableClient(Protocol):
+    """The Airtable verbs the gateway needs. Writes go in chunks of 10 records per request."""
+
+    def create_base(
+        self, workspace_id: str, name: str, tables: Sequence[Mapping[str, Any]]
+    ) -> AirtableBase: ...
+
+    def list_bases(self) -> list[AirtableBase]: ...
+
+    def base_schema(self, base_id: str) -> list[AirtableTable]: ...
+
+    def batch_upsert(
+        self,
+        base_id: str,
+        table: str,
+        records: Sequence[Mapping[str, Any]],
+        key_fields: Sequence[str],
+    ) -> UpsertResult: ...
+
+    def list_records(
+        self, base_id: str, table: str, formula: str | None = None
+    ) -> list[AirtableRecord]: ...
+
+    def batch_delete(self, base_id: str, table: str, record_ids: Sequence[str]) -> list[str]: ...
+
+
+class PyAirtableClient:
+    """`AirtableClient` over pyairtable; `endpoint_url` None means pyairtable's default, the real
+    Airtable. Safe to share between threads: each thread gets its own `Api`."""
+
+    def __init__(
+        self,
+        token: str,
+        endpoint_url: str | None = None,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+    ) -> None:
+        self._token = token
+        self._endpoint_url = endpoint_url
+        self._timeout = timeout
+        self._local = threading.local()
+
+    @property
+    def endpoint_url(self) -> str:
+        return self._api().endpoint_url
+
+    def _api(self) -> Api:
+        api: Api | None = getattr(self._local, "api", None)
+        if api is None:
+            options: dict[str, Any] = {"timeout": self._timeout, "retry_strategy": False}
+            if self._endpoint_url is not None:
+                options["endpoint_url"] = self._endpoint_url
+            api = Api(self._token, **options)
+            self._local.api = api
+        return api
+
+    def create_base(
+        self, workspace_id: str, name: str, tables: Sequence[Mapping[str, Any]]
+    ) -> AirtableBase:
+        with _airtable_errors():
+            base = self._api().create_base(workspace_id, name, [dict(t) for t in tables])
+        return AirtableBase(id=base.id, name=name)
+
+    def list_bases(self) -> list[AirtableBase]:
+        with _airtable_errors():
+            bases = self._api().bases(force=True)
+        return [AirtableBase(id=base.id, name=base.name or "") for base in bases]
+
+    def base_schema(self, base_id: str) -> list[AirtableTable]:
+        with _airtable_errors():
+            schema = self._api().base(base_id).schema(force=True)
+        return [
+            AirtableTable(
+                id=table.id,
+                name=table.name,
+                primary_field_id=table.primary_field_id,
+                fields=[AirtableField(f.id, f.name, f.type) for f in table.fields],
+            )
+            for table in schema.tables
+        ]
+
+    def batch_upsert(
+        self,
+        base_id: str,
+        table: str,
+        records: Sequence[Mapping[str, Any]],
+        key_fields: Sequence[str],
+    ) -> UpsertResult:
+        """`records` are field maps (or `{"id": …, "fields": …}`); matched on `key_fields`."""
+        payload = [dict(r) if "fields" in r else {"fields": dict(r)} for r in records]
+        with _airtable_errors():
+            result = self._api().table(base_id, table).batch_upsert(payload, list(key_fields))
+        return UpsertResult(
+            created=list(result["createdRecords"]),
+            updated=list(result["updatedRecords"]),
+            records=[_record(r) for r in result["records"]],
+        )
+
+    def list_records(
+        self, base_id: str, table: str, formula: str | None = None
+    ) -> list[AirtableRecord]:
+        options: dict[str, Any] = {} if formula is None else {"formula": formula}
+        with _airtable_errors():
+            rows = self._api().table(base_id, table).all(**options)
+        return [_record(r) for r in rows]
+
+    def batch_delete(self, base_id: str, table: str, record_ids: Sequence[str]) -> list[str]:
+        with _airtable_errors():
+            deleted = self._api().table(base_id, table).batch_delete(list(record_ids))
+        return [row["id"] for row in deleted if row["deleted"]]
+
+
+def _record(row: Mapping[str, Any]) -> AirtableRecord:
+    return AirtableRecord(id=row["id"], created_time=row["createdTime"], fields=dict(row["fields"]))
+
+
+@contextmanager
+def _airtable_errors() -> Iterator[None]:
+    """Airtable's HTTP errors as `AmsRequestError`, keeping its status and error type."""
+    try:
+        yield
+    except requests.HTTPError as error:
+        raise _request_error(error) from error
+
+
+def _request_error(error: requests.HTTPError) -> AmsRequestError:
+    response = error.response
+    if response is None:
+        return AmsRequestError("Airtable", 0, "NO_RESPONSE", str(error))
+    try:
+        body: Any = response.json().get("error")
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        kind, message = str(body.get("type", "")), str(body.get("message", ""))
+    else:
+        kind, message = str(body or response.reason or ""), ""
+    return AmsRequestError("Airtable", response.status_code, kind, message or str(error))
