@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.engine import create_engine, create_session_factory
 from app.db.migrate import is_empty, upgrade_to_head
+from app.db.models import Client
 from app.errors import GatewayError
 from app.settings import ROOT_DIR, Settings, get_settings
 from app.tenancy import service as tenancy
@@ -142,13 +143,58 @@ def clients() -> None:
     """Manage clients."""
 
 
+def client_defaults_options(command: Callable[..., None]) -> Callable[..., None]:
+    for option in (
+        click.option(
+            "--timezone", help="IANA time zone for offset-less dates, e.g. Europe/Lisbon."
+        ),
+        click.option("--region", help="Country for national phone numbers, e.g. PT."),
+        click.option("--currency", help="ISO 4217 code for prices sent without one, e.g. EUR."),
+    ):
+        command = option(command)
+    return command
+
+
+def client_json(client: Client) -> dict[str, Any]:
+    return {
+        "id": client.id,
+        "name": client.name,
+        "currency": client.default_currency,
+        "region": client.default_region,
+        "timezone": client.timezone,
+    }
+
+
 @clients.command("create")
 @click.argument("name")
+@client_defaults_options
 @json_option
-def clients_create(name: str, as_json: bool) -> None:
-    """Create a client."""
-    client = run_in_session(as_json, lambda session: tenancy.create_client(session, name))
-    emit(as_json, {"id": client.id, "name": client.name}, f"created client {client.id} ({name})")
+def clients_create(
+    name: str, currency: str | None, region: str | None, timezone: str | None, as_json: bool
+) -> None:
+    """Create a client (optionally with the defaults raw records need)."""
+
+    async def create(session: AsyncSession) -> Client:
+        client = await tenancy.create_client(session, name)
+        return await tenancy.configure_client(session, client.id, currency, region, timezone)
+
+    client = run_in_session(as_json, create)
+    emit(as_json, client_json(client), f"created client {client.id} ({name})")
+
+
+@clients.command("configure")
+@click.argument("client_id")
+@client_defaults_options
+@json_option
+def clients_configure(
+    client_id: str, currency: str | None, region: str | None, timezone: str | None, as_json: bool
+) -> None:
+    """Set a client's defaults for raw records: currency, phone region, time zone."""
+    client = run_in_session(
+        as_json,
+        lambda session: tenancy.configure_client(session, client_id, currency, region, timezone),
+    )
+    emit(as_json, client_json(client), f"configured client {client.id}")
 
 
 @main.group()

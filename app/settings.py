@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     drive_service_account_file: Path | None = Field(
         default=None, description="Service-account JSON key the live Drive writes use."
     )
+    ams_service_group_email: str = Field(
+        default="ams-service@digicon.example",
+        description="Digicon's service group: writer on every client's AMS Drive folders.",
+    )
 
     @model_validator(mode="after")
     def _embedded_secret_key(self) -> Self:

@@ -122,8 +122,19 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
-    return make_settings(database_url)
+def settings(database_url: str, tmp_path: Any) -> Settings:
+    return make_settings(database_url, sandbox_blob_dir=tmp_path / "blobs")
+
+
+@pytest.fixture
+def fast_sandbox_settings(database_url: str, tmp_path: Any) -> Settings:
+    """For tests that drive the AMS through the sandbox: no rate-limit waits, a fixed secret."""
+    return make_settings(
+        database_url,
+        sandbox_airtable_requests_per_second=1000.0,
+        sandbox_blob_dir=tmp_path / "blobs",
+        secret_key="test-secret-key",
+    )
 
 
 @pytest.fixture

@@ -57,6 +57,10 @@ class Client(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # What fills the gaps platforms leave in raw records (see app.transform.context).
+    default_currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    default_region: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class ApiKey(Base):
@@ -89,6 +93,9 @@ class IngestJob(Base):
     api_key_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     entity: Mapped[str] = mapped_column(String(16))
     door: Mapped[str] = mapped_column(String(16), doc="graphql, rest, webhook")
+    source_platform: Mapped[str | None] = mapped_column(
+        String(16), nullable=True, doc="Raw ingests: the platform whose shape the records are in"
+    )
     status: Mapped[str] = mapped_column(String(24))
     idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
     request_hash: Mapped[str] = mapped_column(String(64))

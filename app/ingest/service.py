@@ -14,12 +14,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.contracts.entities import Entity
+from app.contracts.fields import SourcePlatform
 from app.db.models import IngestJob, StagedRecord
 from app.errors import FieldError, GatewayError
 from app.ids import new_id
 from app.jobs.models import Door, JobStatus
 from app.services import Services
 from app.tenancy.models import Principal
+from app.transform.loader import mappings
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 log = structlog.get_logger("gateway.ingest")
@@ -32,6 +34,7 @@ class IngestRequest:
     idempotency_key: str | None
     door: Door
     request_id: str | None = None
+    source_platform: SourcePlatform | None = None  # records in this platform's native shape
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,24 @@ def check_envelope(request: IngestRequest, max_records: int) -> None:
         raise GatewayError("invalid_envelope", errors[0].message, errors=errors)
 
 
+def check_mapping(request: IngestRequest) -> None:
+    """Raw records need a mapping file for their platform and entity."""
+    platform = request.source_platform
+    if platform is None or (platform, request.entity) in mappings():
+        return
+    supported = ", ".join(sorted(f"{p.value} {e.value}" for p, e in mappings()))
+    message = (
+        f"No mapping for {platform.value} {request.entity.value} records. "
+        f"Supported: {supported}. Map the records to the standard schema and use the "
+        "entity's ingest call instead."
+    )
+    raise GatewayError(
+        "unsupported_mapping",
+        message,
+        errors=[FieldError("unsupported_mapping", message, ("platform",))],
+    )
+
+
 def serialise_records(records: list[Any]) -> tuple[list[bytes], str]:
     """Each record as canonical JSON (sorted keys), and a hash of the whole request."""
     digest = hashlib.sha256()
@@ -86,8 +107,12 @@ async def accept_ingest(
 ) -> IngestAccepted:
     """Persist the job and its records (the caller commits, then dispatches the job id)."""
     check_envelope(request, max_records)
+    check_mapping(request)
     payloads, request_hash = serialise_records(request.records)
-    request_hash = hashlib.sha256(f"{request.entity.value}:{request_hash}".encode()).hexdigest()
+    kind = request.entity.value
+    if request.source_platform is not None:  # standard requests keep their original hashes
+        kind = f"{kind}:{request.source_platform.value}"
+    request_hash = hashlib.sha256(f"{kind}:{request_hash}".encode()).hexdigest()
     if request.idempotency_key is not None:
         earlier = await _find_by_idempotency_key(session, principal, request.idempotency_key)
         if earlier is not None:
@@ -130,6 +155,7 @@ def _new_job(
         api_key_id=principal.key_id,
         entity=request.entity.value,
         door=request.door.value,
+        source_platform=request.source_platform.value if request.source_platform else None,
         status=JobStatus.QUEUED.value,
         idempotency_key=request.idempotency_key,
         request_hash=request_hash,
@@ -190,6 +216,7 @@ async def submit_ingest(
         "ingest.accepted",
         job_id=accepted.job.id,
         entity=request.entity.value,
+        platform=request.source_platform.value if request.source_platform else None,
         records=accepted.job.received,
         replayed=accepted.replayed,
         door=request.door.value,

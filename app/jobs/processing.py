@@ -10,20 +10,27 @@ import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+import orjson
 import structlog
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.contracts.entities import Entity
+from app.contracts.fields import SourcePlatform
 from app.db.engine import reading
-from app.db.models import IngestJob, RecordError, StagedRecord
+from app.db.models import Client, IngestJob, RecordError, StagedRecord
 from app.errors import FieldError
 from app.jobs.models import JobStatus
 from app.records.service import Outcome, RecordKey, StoredState, decide, load_states, upsert
 from app.records.validation import ValidRecord, external_id_of, validate_record
 from app.settings import Settings
 from app.tenancy.models import Tenant
+from app.transform.context import ClientDefaults
+from app.transform.errors import MappingError
+from app.transform.loader import mappings
+from app.transform.mapping import RecordMapper
 
 log = structlog.get_logger("gateway.jobs")
 
@@ -41,6 +48,8 @@ class Lease:
     request_id: str | None
     attempts: int
     processed: int
+    platform: SourcePlatform | None = None  # raw ingest: records in this platform's shape
+    defaults: ClientDefaults = field(default_factory=ClientDefaults)  # fills platform gaps
 
 
 def _now() -> datetime:
@@ -78,11 +87,13 @@ async def claim(
                 IngestJob.request_id,
                 IngestJob.attempts,
                 IngestJob.processed,
+                IngestJob.source_platform,
             )
         )
         row = claimed.first()
         if row is None:
             return None
+        client = await session.get(Client, row.client_id)
     return Lease(
         job_id,
         token,
@@ -91,6 +102,19 @@ async def claim(
         row.request_id,
         row.attempts,
         row.processed,
+        SourcePlatform(row.source_platform) if row.source_platform else None,
+        _defaults_of(client),
+    )
+
+
+def _defaults_of(client: Client | None) -> ClientDefaults:
+    """The client's stored defaults; nothing is assumed where it has none (a Shopify price
+    without a currency is then an error, never a guess)."""
+    if client is None:
+        return ClientDefaults()
+    zone = ZoneInfo(client.timezone) if client.timezone else UTC
+    return ClientDefaults(
+        currency=client.default_currency, timezone=zone, region=client.default_region
     )
 
 
@@ -107,16 +131,33 @@ class ValidatedChunk:
     newest: dict[RecordKey, ValidRecord] = field(default_factory=dict)
 
 
+def standard_payload(lease: Lease, payload: str) -> tuple[str | bytes, list[FieldError]]:
+    """The staged payload in the standard shape, ready for validation, and any mapping errors
+    (paths name the native field, e.g. variants[0].price). Standard-shaped jobs: as staged."""
+    if lease.platform is None:
+        return payload, []
+    mapper = RecordMapper(mappings()[(lease.platform, lease.entity)], lease.defaults)
+    data, errors = mapper.map(orjson.loads(payload))
+    native = [
+        FieldError(e.code, e.message, (e.source,) if e.source else ())
+        if isinstance(e, MappingError)
+        else e
+        for e in errors
+    ]
+    return orjson.dumps(data), native
+
+
 def validate_chunk(
     lease: Lease, staged: list[StagedRow], chunk: ValidatedChunk | None = None
 ) -> ValidatedChunk:
-    """Validate each record; of duplicates within the chunk keep the newest."""
+    """Map (raw jobs) and validate each record; of duplicates within the chunk keep the newest."""
     chunk = chunk or ValidatedChunk()
     for row in staged:
-        result = validate_record(lease.entity, row.payload)
+        payload, mapping_errors = standard_payload(lease, row.payload)
+        result = mapping_errors or validate_record(lease.entity, payload)
         if isinstance(result, list):
             chunk.counts["quarantined"] += 1
-            chunk.errors.extend(_error_rows(lease, row, result))
+            chunk.errors.extend(_error_rows(lease, row.position, payload, result))
             continue
         chunk.counts["valid"] += 1
         key = (result.source_platform, result.external_id)
@@ -132,13 +173,15 @@ def validate_chunk(
     return chunk
 
 
-def _error_rows(lease: Lease, row: StagedRow, errors: list[FieldError]) -> list[dict[str, object]]:
-    external_id = external_id_of(row.payload)
+def _error_rows(
+    lease: Lease, position: int, payload: str | bytes, errors: list[FieldError]
+) -> list[dict[str, object]]:
+    external_id = external_id_of(payload)
     return [
         {
             "job_id": lease.job_id,
             "client_id": lease.tenant.client_id,
-            "position": row.position,
+            "position": position,
             "external_id": external_id,
             "code": error.code,
             "path": error.dotted_path,

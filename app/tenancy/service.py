@@ -2,15 +2,19 @@
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from zoneinfo import available_timezones
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import ApiKey, Client
-from app.errors import AuthenticationError, GatewayError, NotFoundError
+from app.errors import AuthenticationError, FieldError, GatewayError, NotFoundError
 from app.ids import new_id
 from app.tenancy.keys import display_prefix, generate_key, hashes_match, parse_key
 from app.tenancy.models import KeyMode, Principal
+from app.transform.errors import NormalisationError
+from app.transform.normalise.countries import normalise_country
+from app.transform.normalise.currencies import normalise_currency
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -103,3 +107,38 @@ async def rotate_key(session: AsyncSession, key_id: str) -> CreatedKey:
     created = await create_key(session, old.client_id, KeyMode(old.mode))
     await revoke_key(session, key_id)
     return created
+
+
+async def configure_client(
+    session: AsyncSession,
+    client_id: str,
+    currency: str | None = None,
+    region: str | None = None,
+    timezone: str | None = None,
+) -> Client:
+    """Set the defaults that fill what platforms leave out of raw records; None keeps a value."""
+    client = await get_client(session, client_id)
+    errors = []
+    if currency is not None:
+        try:
+            client.default_currency = normalise_currency(currency)
+        except NormalisationError as error:
+            errors.append(error.field_error(("currency",)))
+    if region is not None:
+        try:
+            client.default_region = normalise_country(region)
+        except NormalisationError as error:
+            errors.append(error.field_error(("region",)))
+    if timezone is not None:
+        if timezone not in available_timezones():
+            errors.append(
+                FieldError(
+                    "invalid_timezone", f"Unknown IANA time zone {timezone!r}.", ("timezone",)
+                )
+            )
+        else:
+            client.timezone = timezone
+    if errors:
+        raise GatewayError("invalid_client_defaults", errors[0].message, errors=errors)
+    await session.flush()
+    return client

@@ -1,7 +1,10 @@
 """Loading mapping rule files: parse, check every rule against the transforms and the standard
 schema models, and report every problem at once (file, rule index, what is wrong)."""
 
+from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
+from types import MappingProxyType
 
 import orjson
 from pydantic import ValidationError
@@ -157,3 +160,9 @@ def load_mappings(directory: Path = MAPPINGS_DIR) -> dict[MappingKey, MappingRul
     if problems:
         raise RuleFileError(problems)
     return loaded
+
+
+@lru_cache(maxsize=1)
+def mappings() -> Mapping[MappingKey, MappingRules]:
+    """The rule files under contracts/mappings/, loaded and checked once per process."""
+    return MappingProxyType(load_mappings())

@@ -5,7 +5,6 @@ import asyncio
 import hashlib
 import os
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,13 +35,8 @@ MB = 1024 * 1024
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return make_settings(
-        database_url,
-        sandbox_airtable_requests_per_second=1000.0,
-        sandbox_blob_dir=tmp_path / "blobs",
-        secret_key="test-secret-key",
-    )
+def settings(fast_sandbox_settings: Settings) -> Settings:
+    return fast_sandbox_settings
 
 
 def principal(client_id: str, mode: KeyMode) -> Principal:

@@ -228,3 +228,38 @@ def test_contracts_export_reproduces_the_committed_files(cli: Cli, tmp_path: Pat
         f"the committed files differ from what the code generates: {drifted}; "
         "run `./gateway.sh contracts export` (or fix the code) and commit the result"
     )
+
+
+def test_clients_carry_the_defaults_raw_records_need(cli: Cli) -> None:
+    created = cli.ok(
+        "clients",
+        "create",
+        "Lisbon Shop",
+        "--currency",
+        "eur",
+        "--region",
+        "pt",
+        "--timezone",
+        "Europe/Lisbon",
+        "--json",
+    )
+    assert (created["currency"], created["region"], created["timezone"]) == (
+        "EUR",
+        "PT",
+        "Europe/Lisbon",
+    )
+    changed = cli.ok("clients", "configure", created["id"], "--currency", "GBP", "--json")
+    assert (changed["currency"], changed["region"]) == ("GBP", "PT")
+
+    code, refused = cli.run(
+        "clients",
+        "configure",
+        created["id"],
+        "--currency",
+        "EURO",
+        "--timezone",
+        "Mars/Olympus",
+        "--json",
+    )
+    assert code == 1
+    assert refused["error"]["code"] == "invalid_client_defaults", refused

@@ -11,6 +11,7 @@ AssetRecord = NewType("AssetRecord", object)
 CampaignRecord = NewType("CampaignRecord", object)
 AudienceRecord = NewType("AudienceRecord", object)
 JSONObject = NewType("JSONObject", object)
+PlatformRecord = NewType("PlatformRecord", object)
 
 
 def _identity(value: Any) -> Any:
@@ -33,6 +34,17 @@ def _record_scalar(name: str, entity: str) -> ScalarDefinition:
 
 
 SCALARS: dict[object, ScalarDefinition] = {
+    PlatformRecord: strawberry.scalar(
+        name="PlatformRecord",
+        description=(
+            "A record in the platform's own shape (e.g. a Shopify REST product, a HubSpot CRM v3 "
+            "contact), as a JSON object. The platform's mapping rules turn it into the standard "
+            "schema; a record that cannot be mapped or validated is reported with the path of "
+            "the native field in the job's errors, e.g. records[2].variants[0].price."
+        ),
+        serialize=_identity,
+        parse_value=_identity,
+    ),
     ProductRecord: _record_scalar("ProductRecord", "product"),
     AssetRecord: _record_scalar("AssetRecord", "asset"),
     CampaignRecord: _record_scalar("CampaignRecord", "campaign"),

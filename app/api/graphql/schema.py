@@ -17,11 +17,16 @@ from app.api.graphql.scalars import (
     AssetRecord,
     AudienceRecord,
     CampaignRecord,
+    JSONObject,
+    PlatformRecord,
     ProductRecord,
 )
 from app.api.graphql.types import (
     JobCounters,
+    Onboarding,
     PageInfo,
+    Provisioning,
+    ProvisioningPayload,
     Record,
     RecordConnection,
     RecordError,
@@ -30,12 +35,14 @@ from app.api.graphql.types import (
     job_counters,
 )
 from app.contracts.entities import Entity
+from app.contracts.fields import SourcePlatform
 from app.db.engine import reading
 from app.db.models import IngestJob
 from app.errors import GatewayError
 from app.ingest.service import IngestRequest, submit_ingest
 from app.jobs import service as jobs
 from app.jobs.models import Door, JobStatus
+from app.provisioning import service as provisioning
 from app.records import service as records
 from app.tenancy import service as tenancy
 from app.tenancy.models import KeyMode, Principal, Tenant
@@ -54,6 +61,9 @@ class Job:
     entity: Entity
     status: JobStatus
     door: Door
+    source_platform: SourcePlatform | None = strawberry.field(
+        description="For ingestRaw jobs: the platform whose native shape the records were in."
+    )
     counters: JobCounters
     idempotency_key: str | None
     request_id: str | None = strawberry.field(description="X-Request-ID of the call that made it.")
@@ -73,6 +83,7 @@ class Job:
             entity=Entity(job.entity),
             status=JobStatus(job.status),
             door=Door(job.door),
+            source_platform=SourcePlatform(job.source_platform) if job.source_platform else None,
             counters=job_counters(job),
             idempotency_key=job.idempotency_key,
             request_id=job.request_id,
@@ -122,6 +133,21 @@ class Viewer:
     api_key: ApiKeyInfo
     mode: KeyMode = strawberry.field(description="TEST data is kept apart from LIVE data.")
 
+    @strawberry.field(description="Where this client is in onboarding, and since when.")
+    async def onboarding(self, info: Info) -> Onboarding:
+        row = await provisioning.find_provisioning(info.context.services, _principal(info).tenant)
+        return Onboarding.from_row(row)
+
+    @strawberry.field(
+        description="The generated AMS config (use_for key, Airtable base and table ids, Drive "
+        "folder ids, pipeline settings); null until the client's AMS is provisioned."
+    )
+    async def ams_config(self, info: Info) -> JSONObject | None:
+        row = await provisioning.find_provisioning(info.context.services, _principal(info).tenant)
+        if row is None or row.config is None:
+            return None
+        return JSONObject(row.config)
+
 
 @strawberry.type(description="The answer to an ingest call.")
 class IngestPayload:
@@ -157,13 +183,32 @@ IngestCampaignsInput = _ingest_input("IngestCampaignsInput", CampaignRecord, "ca
 IngestAudienceInput = _ingest_input("IngestAudienceInput", AudienceRecord, "audience")
 
 
-async def _ingest(info: Info, entity: Entity, payload: Any) -> IngestPayload:
+@strawberry.input(description="Records in a platform's own shape, mapped by its mapping rules.")
+class IngestRawInput:
+    platform: SourcePlatform = strawberry.field(
+        description="Where the records come from; with entity, picks the mapping rules."
+    )
+    entity: Entity = strawberry.field(description="What the records become.")
+    records: list[PlatformRecord] = strawberry.field(
+        description="1 to 5,000 records exactly as the platform's API returns them."
+    )
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="Retrying with the same key and the same request returns the first job "
+        "instead of creating another; the same key with a different request is an error.",
+    )
+
+
+async def _ingest(
+    info: Info, entity: Entity, payload: Any, platform: SourcePlatform | None = None
+) -> IngestPayload:
     request = IngestRequest(
         entity=entity,
         records=payload.records,
         idempotency_key=payload.idempotency_key,
         door=Door.GRAPHQL,
         request_id=info.context.request_id,
+        source_platform=platform,
     )
     try:
         accepted = await submit_ingest(info.context.services, _principal(info), request)
@@ -206,6 +251,38 @@ class Mutation:
     )
     async def ingest_audience(self, info: Info, input: IngestAudienceInput) -> IngestPayload:  # type: ignore[valid-type]
         return await _ingest(info, Entity.AUDIENCE, input)
+
+    @strawberry.mutation(
+        permission_classes=AUTHENTICATED,
+        description="Push records in a platform's own shape (e.g. a Shopify products page); "
+        "they are mapped to the standard schema, then validated. Returns the job at once.",
+    )
+    async def ingest_raw(self, info: Info, input: IngestRawInput) -> IngestPayload:
+        return await _ingest(info, input.entity, input, input.platform)
+
+    # Operators provisioning any client come with operator roles (issue 6).
+    @strawberry.mutation(
+        permission_classes=AUTHENTICATED,
+        description="Provision the calling client's AMS (test keys: the sandbox): the Airtable "
+        "base from the template, the Drive folder tree and the AMS config. Idempotent and "
+        "resumable: calling it again finishes what stopped half-way and creates nothing twice. "
+        "For now it provisions the caller's own client; provisioning other clients comes with "
+        "operator roles.",
+    )
+    async def provision_client(self, info: Info) -> ProvisioningPayload:
+        services, tenant = info.context.services, _principal(info).tenant
+        try:
+            row = await provisioning.provision(services, tenant)
+        except GatewayError as error:
+            found = await provisioning.find_provisioning(services, tenant)
+            return ProvisioningPayload(
+                provisioning=Provisioning.from_row(found) if found else None,
+                onboarding=Onboarding.from_row(found),
+                errors=[UserError(code=error.code, message=error.message, path=None)],
+            )
+        return ProvisioningPayload(
+            provisioning=Provisioning.from_row(row), onboarding=Onboarding.from_row(row), errors=[]
+        )
 
 
 @strawberry.type

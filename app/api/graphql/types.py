@@ -7,20 +7,29 @@ import strawberry
 
 from app.api.graphql.scalars import JSONObject
 from app.contracts.entities import Entity
+from app.contracts.fields import SourcePlatform
 from app.db.models import CanonicalRecord, IngestJob
 from app.db.models import RecordError as RecordErrorRow
 from app.errors import FieldError
 from app.jobs.models import Door, JobStatus
 from app.pagination import Page
+from app.provisioning.models import AmsProvisioning, OnboardingStatus, ProvisioningStatus
 from app.tenancy.models import KeyMode
 
 # The domain enums are the GraphQL enums: one name per concept, registered here.
 strawberry.enum(JobStatus, description="Where an ingest job is.")
 strawberry.enum(Door, description="How a request reached the gateway.")
 strawberry.enum(Entity, description="The kinds of record the gateway accepts.")
+strawberry.enum(SourcePlatform, description="A platform records come from.")
 strawberry.enum(
     KeyMode, description="TEST keys write to the sandbox only; LIVE keys to the real AMS."
 )
+strawberry.enum(
+    OnboardingStatus,
+    description="Where a client is in onboarding: CONNECTED → FIRST_SYNC → VALIDATED → "
+    "PRODUCTION_READY.",
+)
+strawberry.enum(ProvisioningStatus, description="Where the provisioning of a client's AMS is.")
 
 
 @strawberry.type(description="A problem the caller can fix, with the path of the offending field.")
@@ -125,4 +134,86 @@ def job_counters(job: IngestJob) -> JobCounters:
         stale=job.stale,
         written=job.written,
         processed=job.processed,
+    )
+
+
+@strawberry.type(
+    description="Where the calling client is in onboarding, with when each state was reached."
+)
+class Onboarding:
+    status: OnboardingStatus | None = strawberry.field(
+        description="Null until the client's AMS is provisioned (then at least CONNECTED)."
+    )
+    reason: str | None = strawberry.field(
+        description="Why onboarding cannot advance, when it cannot."
+    )
+    provisioned_at: datetime | None
+    connected_at: datetime | None
+    first_sync_at: datetime | None
+    validated_at: datetime | None
+    production_ready_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: AmsProvisioning | None) -> "Onboarding":
+        if row is None or row.onboarding_status is None:
+            reason = row.error if row is not None and row.error else None
+            return cls(
+                status=None,
+                reason=reason or "The client's AMS is not provisioned yet (provisionClient).",
+                provisioned_at=None,
+                connected_at=None,
+                first_sync_at=None,
+                validated_at=None,
+                production_ready_at=None,
+            )
+        return cls(
+            status=OnboardingStatus(row.onboarding_status),
+            reason=row.onboarding_reason,
+            provisioned_at=row.provisioned_at,
+            connected_at=row.connected_at,
+            first_sync_at=row.first_sync_at,
+            validated_at=row.validated_at,
+            production_ready_at=row.production_ready_at,
+        )
+
+
+@strawberry.type(description="What has been provisioned in a client's AMS.")
+class Provisioning:
+    status: ProvisioningStatus
+    base_id: str | None = strawberry.field(description="The client's Airtable base.")
+    root_folder_id: str | None = strawberry.field(description="The client's Drive root folder.")
+    folder_ids: JSONObject = strawberry.field(
+        description='Drive folder id per role, e.g. {"Assets/Images": "…"}.'
+    )
+    config_version: int = strawberry.field(
+        description="Goes up by one each time the generated AMS config changes."
+    )
+    ams_config: JSONObject | None = strawberry.field(description="The generated AMS config.")
+    error: str | None = strawberry.field(description="Why the last attempt stopped, if it did.")
+    provisioned_at: datetime | None
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: AmsProvisioning) -> "Provisioning":
+        return cls(
+            status=ProvisioningStatus(row.status),
+            base_id=row.base_id,
+            root_folder_id=row.root_folder_id,
+            folder_ids=JSONObject(dict(row.folder_ids)),
+            config_version=row.config_version,
+            ams_config=JSONObject(row.config) if row.config is not None else None,
+            error=row.error,
+            provisioned_at=row.provisioned_at,
+            updated_at=row.updated_at,
+        )
+
+
+@strawberry.type(description="The answer to provisionClient.")
+class ProvisioningPayload:
+    provisioning: Provisioning | None = strawberry.field(
+        description="The client's provisioning; null when it could not start (see errors)."
+    )
+    onboarding: Onboarding
+    errors: list[UserError] = strawberry.field(
+        description="Why provisioning stopped; calling provisionClient again resumes it."
     )
