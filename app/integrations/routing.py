@@ -8,21 +8,23 @@
   never sent to the sandbox.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass
 from functools import partial
+from typing import TYPE_CHECKING
 
-from app.integrations.airtable import AirtableClient, PyAirtableClient
-from app.integrations.drive import (
-    BearerKey,
-    DriveClient,
-    GoogleDriveClient,
-    live_service,
-    sandbox_service,
-)
 from app.integrations.errors import AmsNotConfigured
 from app.integrations.sandbox_tokens import sandbox_token
 from app.settings import Settings
 from app.tenancy.models import Tenant
+
+if TYPE_CHECKING:
+    from app.integrations.airtable import AirtableClient
+    from app.integrations.drive import DriveClient
+
+# The client libraries (pyairtable, google-api-python-client) cost ~35 MB of RSS; they are
+# imported when a process first talks to an AMS, not by every API process at start-up.
 
 LIVE_DRIVE_ROOT = "https://www.googleapis.com/"
 
@@ -50,6 +52,9 @@ def _sandbox(tenant: Tenant, settings: Settings) -> AmsClients:
             "Test keys write to the built-in sandbox, which is disabled on this gateway "
             "(GATEWAY_SANDBOX_ENABLED=false)."
         )
+    from app.integrations.airtable import PyAirtableClient
+    from app.integrations.drive import BearerKey, GoogleDriveClient, sandbox_service
+
     token = sandbox_token(settings.secret_key, tenant.client_id)
     airtable_endpoint = f"{settings.sandbox_url}/sandbox/airtable"
     drive_root = f"{settings.sandbox_url}/sandbox/drive/"
@@ -82,6 +87,9 @@ def _live(settings: Settings) -> AmsClients:
         raise AmsNotConfigured(
             f"GATEWAY_DRIVE_SERVICE_ACCOUNT_FILE points to {account_file}, which is not a file."
         )
+    from app.integrations.airtable import PyAirtableClient
+    from app.integrations.drive import GoogleDriveClient, live_service
+
     airtable = PyAirtableClient(token)
     return AmsClients(
         sandbox=False,
