@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.db.engine import create_engine, create_session_factory
 from app.jobs.dispatch import Dispatcher, make_dispatcher
 from app.settings import Settings
+from app.transform.loader import mappings
 
 
 @dataclass
@@ -24,6 +25,7 @@ class Services:
         return cls(settings, engine, sessions, make_dispatcher(sessions, settings))
 
     async def start(self) -> None:
+        mappings()  # a broken mapping rule file stops start-up, not the first raw ingest
         tune_garbage_collector()
         await self.dispatcher.start()
 

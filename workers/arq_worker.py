@@ -12,6 +12,7 @@ from app.jobs.sweeper import due_job_ids
 from app.logs import configure_logging
 from app.services import tune_garbage_collector
 from app.settings import Settings, get_settings
+from app.transform.loader import mappings
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -19,6 +20,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     configure_logging(settings.log_level)
     ctx["engine"] = create_engine(settings.database_url)
     ctx["sessions"] = create_session_factory(ctx["engine"])
+    mappings()  # a broken mapping rule file stops the worker at start-up
     tune_garbage_collector()
     await sweep(ctx)  # recover what died with earlier workers before taking new work
 
