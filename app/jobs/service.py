@@ -11,6 +11,12 @@ from app.pagination import Page, check_page_size, decode_cursor, encode_cursor
 from app.tenancy.models import Tenant
 
 
+def request_path(row: RecordError) -> str:
+    """Where a record error points in the caller's request: records[3].price.amount."""
+    field_path = f".{row.path}" if row.path and not row.path.startswith("[") else row.path
+    return f"records[{row.position}]{field_path}"
+
+
 async def get_job(session: AsyncSession, tenant: Tenant, job_id: str) -> IngestJob:
     job = await session.scalar(
         select(IngestJob).where(

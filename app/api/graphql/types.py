@@ -12,6 +12,7 @@ from app.db.models import CanonicalRecord, IngestJob
 from app.db.models import RecordError as RecordErrorRow
 from app.errors import FieldError
 from app.jobs.models import Door, JobStatus
+from app.jobs.service import request_path
 from app.pagination import Page
 from app.provisioning.models import AmsProvisioning, OnboardingStatus, ProvisioningStatus
 from app.tenancy.models import KeyMode
@@ -68,13 +69,12 @@ class RecordError:
 
     @classmethod
     def from_row(cls, row: RecordErrorRow) -> "RecordError":
-        field_path = f".{row.path}" if row.path and not row.path.startswith("[") else row.path
         return cls(
             index=row.position,
             external_id=row.external_id,
             code=row.code,
             message=row.message,
-            path=f"records[{row.position}]{field_path}",
+            path=request_path(row),
         )
 
 

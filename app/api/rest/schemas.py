@@ -7,11 +7,11 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta, Struct
 
-from app.api.graphql.types import RecordError as RecordErrorView
 from app.contracts.entities import Entity
 from app.db.models import IngestJob
 from app.db.models import RecordError as RecordErrorRow
 from app.jobs.models import Door, JobStatus
+from app.jobs.service import request_path
 from app.pagination import Page
 
 ERRORS_ON_JOB = 100
@@ -164,8 +164,13 @@ def _job_fields(job: IngestJob) -> dict[str, Any]:
 
 
 def record_error(row: RecordErrorRow) -> RecordError:
-    # GraphQL's view is the one place a record error's request path is rendered.
-    return msgspec.convert(RecordErrorView.from_row(row), RecordError, from_attributes=True)
+    return RecordError(
+        index=row.position,
+        external_id=row.external_id,
+        code=row.code,
+        message=row.message,
+        path=request_path(row),
+    )
 
 
 def page_info(page: Page[Any]) -> PageInfo:
