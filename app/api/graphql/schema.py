@@ -223,7 +223,7 @@ async def _ingest(
 
 
 @strawberry.type
-class Mutation:
+class CoreMutation:
     @strawberry.mutation(
         permission_classes=AUTHENTICATED,
         description="Push product records; returns the job at once.",
@@ -286,7 +286,7 @@ class Mutation:
 
 
 @strawberry.type
-class Query:
+class CoreQuery:
     @strawberry.field(permission_classes=AUTHENTICATED, description="The calling client and key.")
     async def viewer(self, info: Info) -> Viewer:
         principal = _principal(info)
@@ -351,6 +351,22 @@ class Query:
             nodes=[Record.from_row(row) for row in page.items],
             page_info=PageInfo.of(page),
         )
+
+
+# Each domain keeps its operations in its own module (app/api/graphql/<domain>.py) and adds its
+# Query/Mutation part here, one base per line.
+@strawberry.type
+class Query(
+    CoreQuery,
+):
+    pass
+
+
+@strawberry.type
+class Mutation(
+    CoreMutation,
+):
+    pass
 
 
 class GatewaySchema(strawberry.Schema):
