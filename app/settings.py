@@ -58,6 +58,12 @@ class Settings(BaseSettings):
         description="Signs gateway-issued credentials (sandbox tokens). Embedded (SQLite) "
         "default: a random key kept in <database>.secret; elsewhere set GATEWAY_SECRET_KEY.",
     )
+    encryption_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated Fernet keys for secrets at rest (connection secrets, "
+        "tokens). The first encrypts; all decrypt, so a new key goes first and the old one stays "
+        "until every stored secret is re-encrypted. Default: one key derived from the secret key.",
+    )
     sandbox_public_url: str | None = Field(
         default=None,
         description="Where the gateway's own sandbox is reachable; default http://{host}:{port}.",

@@ -40,6 +40,7 @@ _STATUS_OF_KIND = {
     "permission": 403,
     "not_found": 404,
     "conflict": 409,
+    "configuration": 503,  # the operator must set something up; the caller can retry later
 }
 
 
