@@ -15,6 +15,7 @@ from app.api.rest.errors import gateway_error_handler, http_exception_handler
 from app.api.rest.openapi import openapi_config
 from app.api.rest.routes import rest_router
 from app.api.rest.system import contract_routes, health, portal_routes
+from app.api.rest.webhooks import close_webhook_receiver
 from app.errors import GatewayError
 from app.logs import configure_logging
 from app.sandbox.airtable.routes import airtable_routes
@@ -34,11 +35,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     services = services or Services.create(settings)
 
     @asynccontextmanager
-    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await services.start()
         try:
             yield
         finally:
+            await close_webhook_receiver(app.state)
             await services.stop()
 
     handlers = [

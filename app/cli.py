@@ -3,6 +3,7 @@
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -10,13 +11,15 @@ import click
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit import service as audit
+from app.audit.service import AuditEntry
 from app.db.engine import create_engine, create_session_factory
 from app.db.migrate import is_empty, upgrade_to_head
-from app.db.models import Client
+from app.db.models import ApiKey, Client
 from app.errors import GatewayError
 from app.settings import ROOT_DIR, Settings, get_settings
 from app.tenancy import service as tenancy
-from app.tenancy.models import KeyMode
+from app.tenancy.models import KeyMode, Role
 
 T = TypeVar("T")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -202,20 +205,105 @@ def keys() -> None:
     """Manage API keys (secrets are shown once, stored hashed)."""
 
 
+def _audited(
+    operation: str, work: Callable[[AsyncSession], Awaitable[T]], target: str
+) -> Callable[[AsyncSession], Awaitable[T]]:
+    """The work plus its audit row, in one transaction (the CLI acts as the `cli` role)."""
+
+    async def run(session: AsyncSession) -> T:
+        done = await work(session)
+        ids = [target, *_ids_of(done)]
+        await audit.write(session, [AuditEntry(operation, "ok", "cli", target_ids=ids)])
+        return done
+
+    return run
+
+
+def _ids_of(done: object) -> list[str]:
+    key = getattr(done, "key", done)
+    return [key.id] if isinstance(key, ApiKey) else []
+
+
+def _key_json(key: ApiKey, secret: str | None = None) -> dict[str, Any]:
+    stamps = ("created_at", "last_used_at", "expires_at", "revoked_at")
+    return {
+        "id": key.id,
+        "client_id": key.client_id,
+        "mode": key.mode,
+        "role": key.role,
+        "scopes": key.scopes,
+        "prefix": key.prefix,
+        "description": key.description,
+        "replaced_by": key.replaced_by,
+        **{name: _iso(getattr(key, name)) for name in stamps},
+        **({"secret": secret} if secret else {}),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _duration(text: str | None) -> timedelta | None:
+    """'90d', '12h', '30m' or '45s'."""
+    if text is None:
+        return None
+    units = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+    number, unit = text[:-1], text[-1:]
+    if unit not in units or not number.isdigit():
+        raise click.BadParameter(f"{text!r}: use a number and d, h, m or s, e.g. 90d")
+    return timedelta(**{units[unit]: int(number)})
+
+
 @keys.command("create")
-@click.option("--client", "client_id", required=True, help="Client id (cli_…).")
+@click.option("--client", "client_id", help="Client id (cli_…); omit with --operator.")
 @click.option("--mode", type=click.Choice(["test", "live"]), required=True)
+@click.option("--operator", is_flag=True, help="A Digicon operator key (acts on any client).")
+@click.option("--scopes", help="Comma-separated scopes; default: all of the role's scopes.")
+@click.option("--expires-in", help="e.g. 90d; default: never expires.")
+@click.option("--description", help="What the key is for (shown in listings).")
 @json_option
-def keys_create(client_id: str, mode: str, as_json: bool) -> None:
+def keys_create(
+    client_id: str | None,
+    mode: str,
+    operator: bool,
+    scopes: str | None,
+    expires_in: str | None,
+    description: str | None,
+    as_json: bool,
+) -> None:
     """Create an API key and print its secret once."""
-    created = run_in_session(
-        as_json, lambda session: tenancy.create_key(session, client_id, KeyMode(mode))
-    )
+    lifetime = _duration(expires_in)
+    expires_at = datetime.now(UTC) + lifetime if lifetime else None
+    role = Role.OPERATOR if operator else Role.CLIENT
+    granted = [scope.strip() for scope in scopes.split(",")] if scopes else None
+
+    def work(session: AsyncSession) -> Awaitable[tenancy.CreatedKey]:
+        return tenancy.create_key(
+            session, client_id, KeyMode(mode), role, granted, expires_at, description
+        )
+
+    created = run_in_session(as_json, _audited("cli.keys.create", work, client_id or "operator"))
     emit(
         as_json,
-        {"id": created.key.id, "client_id": client_id, "mode": mode, "secret": created.secret},
+        _key_json(created.key, created.secret),
         f"created key {created.key.id}\nsecret (shown once): {created.secret}",
     )
+
+
+@keys.command("list")
+@click.option("--client", "client_id", help="Client id (cli_…); omit for operator keys.")
+@click.option("--include-revoked", is_flag=True)
+@json_option
+def keys_list(client_id: str | None, include_revoked: bool, as_json: bool) -> None:
+    """List keys (never their secrets), newest first."""
+    page = run_in_session(
+        as_json,
+        lambda session: tenancy.list_keys(session, client_id, 500, None, include_revoked),
+    )
+    listed = [_key_json(key) for key in page.items]
+    lines = [f"{key['id']}  {key['prefix']}  {key['role']}  {key['scopes']}" for key in listed]
+    emit(as_json, {"keys": listed}, "\n".join(lines) or "no keys")
 
 
 @keys.command("revoke")
@@ -223,22 +311,65 @@ def keys_create(client_id: str, mode: str, as_json: bool) -> None:
 @json_option
 def keys_revoke(key_id: str, as_json: bool) -> None:
     """Revoke a key: every request with it fails from now on."""
-    key = run_in_session(as_json, lambda session: tenancy.revoke_key(session, key_id))
-    revoked_at = key.revoked_at.isoformat() if key.revoked_at else None
-    emit(as_json, {"id": key.id, "revoked_at": revoked_at}, f"revoked key {key.id}")
+    key = run_in_session(
+        as_json,
+        _audited("cli.keys.revoke", lambda session: tenancy.revoke_key(session, key_id), key_id),
+    )
+    emit(as_json, _key_json(key), f"revoked key {key.id}")
 
 
 @keys.command("rotate")
 @click.argument("key_id")
+@click.option("--overlap", help="How long the old key keeps working, e.g. 24h (at most 30d).")
 @json_option
-def keys_rotate(key_id: str, as_json: bool) -> None:
-    """Issue a new key for the same client and mode, and revoke the old one."""
-    created = run_in_session(as_json, lambda session: tenancy.rotate_key(session, key_id))
+def keys_rotate(key_id: str, overlap: str | None, as_json: bool) -> None:
+    """Issue a new key with the same client, mode and scopes; the old one stops after --overlap."""
+    window = _duration(overlap)
+    until = datetime.now(UTC) + window if window else None
+    created = run_in_session(
+        as_json,
+        _audited(
+            "cli.keys.rotate",
+            lambda session: tenancy.rotate_key(session, key_id, until),
+            key_id,
+        ),
+    )
     emit(
         as_json,
-        {"id": created.key.id, "replaces": key_id, "secret": created.secret},
+        {**_key_json(created.key, created.secret), "replaces": key_id},
         f"created key {created.key.id} replacing {key_id}\nsecret (shown once): {created.secret}",
     )
+
+
+@main.group()
+def usage() -> None:
+    """Metered usage (raw daily counters, for billing)."""
+
+
+@usage.command("export")
+@click.option("--from", "first", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@click.option("--client", "client_id", help="One client (cli_…); default: every client.")
+@json_option
+def usage_export(first: datetime, last: datetime, client_id: str | None, as_json: bool) -> None:
+    """Print daily counters as CSV (day, client_id, mode, metric, value), both days inclusive."""
+    from app.usage.service import as_csv, usage_between
+
+    rows = run_in_session(
+        as_json,
+        lambda session: usage_between(session, client_id, None, first.date(), last.date()),
+    )
+    listed = [
+        {
+            "day": r.day,
+            "client_id": r.client_id,
+            "livemode": r.livemode,
+            "metric": r.metric,
+            "value": r.value,
+        }
+        for r in rows
+    ]
+    emit(as_json, {"usage": listed}, as_csv(rows).rstrip("\n"))
 
 
 @main.group()

@@ -46,3 +46,8 @@ class NotFoundError(GatewayError):
 class AuthenticationError(GatewayError):
     def __init__(self, message: str) -> None:
         super().__init__("invalid_api_key", message, kind="authentication")
+
+
+class PermissionDeniedError(GatewayError):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code, message, kind="permission")

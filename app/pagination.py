@@ -4,6 +4,10 @@ import base64
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
 from app.errors import GatewayError
 
 MAX_PAGE_SIZE = 500
@@ -35,3 +39,21 @@ def decode_cursor(cursor: str) -> str:
     if not value:
         raise GatewayError("invalid_cursor", "The cursor is not one this API returned.")
     return value
+
+
+async def newest_first(
+    session: AsyncSession,
+    query: Select[T],
+    id_column: InstrumentedAttribute[str],
+    first: int,
+    after: str | None,
+) -> Page[T]:
+    """One page of `query` ordered by a time-sortable id, newest first, with `after` a cursor
+    this function returned."""
+    check_page_size(first)
+    if after is not None:
+        query = query.where(id_column < decode_cursor(after))
+    found = list(await session.scalars(query.order_by(id_column.desc()).limit(first + 1)))
+    page = found[:first]
+    last_id = getattr(page[-1], id_column.key) if page else None
+    return Page(page, encode_cursor(last_id) if last_id else None, len(found) > first)

@@ -1,14 +1,19 @@
 """The process-wide parts the doors share: settings, database, dispatcher."""
 
 import gc
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.audit.service import AuditLog
 from app.db.engine import create_engine, create_session_factory
+from app.events.relay import EventRelay, make_relay
 from app.jobs.dispatch import Dispatcher, make_dispatcher
+from app.ratelimit.service import RateLimiter
+from app.rules.loader import default_rules
 from app.settings import Settings
 from app.transform.loader import mappings
+from app.usage.service import Meter
 
 
 @dataclass
@@ -17,6 +22,16 @@ class Services:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     dispatcher: Dispatcher
+    audit: AuditLog = field(init=False)
+    meter: Meter = field(init=False)
+    events: EventRelay = field(init=False)
+    rate_limiter: RateLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.audit = AuditLog(self.sessions, self.settings)
+        self.meter = Meter(self.sessions, self.settings.usage_flush_interval_seconds)
+        self.events = make_relay(self.sessions, self.settings)
+        self.rate_limiter = RateLimiter.create(self.settings, self.sessions)
 
     @classmethod
     def create(cls, settings: Settings) -> "Services":
@@ -26,11 +41,19 @@ class Services:
 
     async def start(self) -> None:
         mappings()  # a broken mapping rule file stops start-up, not the first raw ingest
+        default_rules()  # so does a broken validation rule file
         tune_garbage_collector()
         await self.dispatcher.start()
+        await self.audit.start()
+        await self.meter.start()
+        await self.events.start()
 
     async def stop(self) -> None:
+        await self.events.stop()
+        await self.audit.stop()
+        await self.meter.stop()
         await self.dispatcher.stop()
+        await self.rate_limiter.close()
         await self.engine.dispose()
 
 

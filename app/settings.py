@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
@@ -36,6 +36,50 @@ class Settings(BaseSettings):
 
     max_records_per_call: int = Field(default=5000, ge=1)
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    max_bulk_body_bytes: int = Field(
+        default=2 * 1024**3,
+        ge=1024,
+        description="Largest NDJSON bulk import (after gzip decoding); read as a stream.",
+    )
+    max_bulk_records: int = Field(default=1_000_000, ge=1, description="Records per bulk import.")
+    max_record_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Longest single NDJSON line (one record)."
+    )
+    bulk_batch_records: int = Field(
+        default=1000, ge=1, description="NDJSON lines stored per transaction while streaming."
+    )
+    upload_idle_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="An upload with no bytes for this long is abandoned."
+    )
+
+    rate_limit_enabled: bool = Field(default=True, description="Token buckets per API key.")
+    rate_limit_burst: int = Field(
+        default=200, ge=1, description="Requests one API key may make at once (REST + GraphQL)."
+    )
+    rate_limit_per_second: float = Field(
+        default=50.0, gt=0, description="Requests per second one API key may sustain."
+    )
+    webhook_rate_limit_burst: int = Field(
+        default=4000, ge=1, description="Webhook deliveries one client may receive at once."
+    )
+    webhook_rate_limit_per_second: float = Field(
+        default=2000.0, gt=0, description="Webhook deliveries per second one client may sustain."
+    )
+    auth_failure_burst: int = Field(
+        default=30, ge=1, description="Failed authentications one source address may make at once."
+    )
+    auth_failure_per_second: float = Field(
+        default=0.5, gt=0, description="How fast an address's failed-authentication budget refills."
+    )
+    rate_limit_override_ttl_seconds: float = Field(
+        default=30.0, ge=0, description="How long a process caches a client's own limits."
+    )
+    graphql_max_tokens: int = Field(
+        default=15_000, ge=100, description="Most tokens one GraphQL document may hold."
+    )
+    graphql_live_introspection: bool = Field(
+        default=False, description="Answer introspection queries made with live keys."
+    )
 
     job_chunk_size: int = Field(default=2000, ge=1, description="Records per worker transaction.")
     job_lease_seconds: float = Field(default=60.0, gt=0)
@@ -45,6 +89,32 @@ class Settings(BaseSettings):
     )
     sweeper_interval_seconds: float = Field(default=10.0, gt=0)
     inprocess_workers: int = Field(default=1, ge=1)
+
+    event_delivery_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="A subscriber endpoint must answer within this."
+    )
+    event_delivery_retry_schedule_seconds: list[float] = Field(
+        default=[5, 300, 1800, 7200, 18000, 36000],
+        description="After a delivery's first attempt (at once) fails: the delay before each "
+        "retry, counted from the failure before it, ±10% jitter. When the last retry fails too, "
+        "the delivery fails.",
+    )
+    event_delivery_poll_interval_seconds: float = Field(
+        default=1.0, gt=0, description="How often due retries are looked for."
+    )
+    event_delivery_concurrency: int = Field(
+        default=16, ge=1, description="Deliveries sent at once."
+    )
+
+    audit_retention_days: int = Field(
+        default=365, ge=90, description="Audit rows older than this are purged (hourly)."
+    )
+    usage_flush_interval_seconds: float = Field(
+        default=5.0, gt=0, description="How often per-request usage counts are written."
+    )
+    audit_flush_interval_seconds: float = Field(
+        default=0.5, gt=0, description="How often buffered audit rows are written."
+    )
 
     portal_dist_dir: Path = ROOT_DIR / "portal" / "dist"
     contracts_dir: Path = ROOT_DIR / "contracts"
@@ -68,6 +138,23 @@ class Settings(BaseSettings):
         default=None,
         description="Where the gateway's own sandbox is reachable; default http://{host}:{port}.",
     )
+    public_url: str | None = Field(
+        default=None,
+        description="Where platforms and partners reach the gateway (the webhook URLs it hands "
+        "out; the URL HubSpot v3 signs, when behind a proxy); default http://{host}:{port}.",
+    )
+    webhook_dedupe_seconds: int = Field(
+        default=72 * 3600, ge=60, description="How long a webhook delivery/event id is remembered."
+    )
+    webhook_timestamp_tolerance_seconds: float = Field(
+        default=300.0, gt=0, description="Signed webhook timestamps further off are rejected."
+    )
+    webhook_secret_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long an API process reuses a webhook connection's secrets before reading "
+        "them again (a secret replaced without overlap may verify this long in other processes).",
+    )
     airtable_api_token: SecretStr | None = Field(
         default=None, description="Airtable token the live AMS writes use."
     )
@@ -77,6 +164,59 @@ class Settings(BaseSettings):
     ams_service_group_email: str = Field(
         default="ams-service@digicon.example",
         description="Digicon's service group: writer on every client's AMS Drive folders.",
+    )
+    ams_airtable_requests_per_second: float = Field(
+        default=4.9,
+        gt=0,
+        description="Pace of requests to one Airtable base, shared by every worker (through "
+        "Redis when configured); Airtable allows 5.",
+    )
+    ams_airtable_penalty_seconds: float = Field(
+        default=30.0, ge=0, description="How long a base is left alone after Airtable's 429."
+    )
+    ams_write_concurrency: int = Field(
+        default=3, ge=1, description="Airtable requests one sync keeps in flight (still paced)."
+    )
+    ams_write_attempts: int = Field(
+        default=6, ge=1, description="Tries per Airtable request on 429, 5xx and timeouts."
+    )
+    ams_sync_lease_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="A sync whose worker died is taken over after this (renewed after every "
+        "batch; longer than a batch's worst back-off on 429s).",
+    )
+    ams_sync_redispatch_after_seconds: float = Field(
+        default=30.0, gt=0, description="A due AMS sync nobody ran (or that failed) is retried."
+    )
+    ams_sync_workers: int = Field(
+        default=4, ge=1, description="In-process shape: AMS syncs running at once."
+    )
+    onboarding_max_quarantine_rate: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Onboarding reaches VALIDATED when at most this share of the first sync's "
+        "records was quarantined.",
+    )
+    asset_max_bytes: int = Field(
+        default=100 * 1024 * 1024, ge=1, description="Largest asset fetched or taken inline."
+    )
+    asset_fetch_timeout_seconds: float = Field(
+        default=20.0, gt=0, description="Each step of an asset download: connect, each read."
+    )
+    asset_fetch_deadline_seconds: float = Field(
+        default=300.0, gt=0, description="A whole asset download, redirects included."
+    )
+    asset_fetch_max_redirects: int = Field(default=5, ge=0)
+    asset_fetch_sandbox_allowed_networks: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Networks that test-mode (sandbox) clients may fetch assets from although "
+        'they are not public, as a JSON list (e.g. ["127.0.0.0/8"] for assets served on this '
+        "machine). Live clients never get this exemption; the default allows none.",
+    )
+    asset_resumable_threshold_bytes: int = Field(
+        default=5 * 1024 * 1024, ge=1, description="Larger assets go to Drive resumable."
     )
 
     @model_validator(mode="after")

@@ -5,11 +5,15 @@ from typing import Any
 from arq import cron
 from arq.connections import RedisSettings
 
+from app.ams.due import claim_due_syncs, key_parts
+from app.ams.service import AmsRuntime, run_sync
 from app.db.engine import create_engine, create_session_factory
-from app.jobs.dispatch import PROCESS_JOB_TASK
+from app.events.relay import WorkerDelivery
+from app.jobs.dispatch import PROCESS_JOB_TASK, SYNC_AMS_TASK
 from app.jobs.processing import run_job
 from app.jobs.sweeper import due_job_ids
 from app.logs import configure_logging
+from app.rules.loader import default_rules
 from app.services import tune_garbage_collector
 from app.settings import Settings, get_settings
 from app.transform.loader import mappings
@@ -20,26 +24,53 @@ async def startup(ctx: dict[str, Any]) -> None:
     configure_logging(settings.log_level)
     ctx["engine"] = create_engine(settings.database_url)
     ctx["sessions"] = create_session_factory(ctx["engine"])
+    ctx["ams"] = AmsRuntime.create(settings, ctx["sessions"])
+    ctx["events"] = WorkerDelivery(ctx["sessions"], settings, ctx["redis"])
+    await ctx["events"].start()
     mappings()  # a broken mapping rule file stops the worker at start-up
+    default_rules()  # so does a broken validation rule file
     tune_garbage_collector()
     await sweep(ctx)  # recover what died with earlier workers before taking new work
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    await ctx["events"].stop()
+    await ctx["ams"].close()
     await ctx["engine"].dispose()
 
 
 async def process_job(ctx: dict[str, Any], job_id: str) -> str | None:
     status = await run_job(ctx["sessions"], job_id, ctx["settings"])
+    await _enqueue_due_syncs(ctx)
     return status.value if status else None
 
 
+async def deliver_events(ctx: dict[str, Any]) -> int:
+    """Send the event deliveries that are due (see app.events.delivery)."""
+    attempts: int = await ctx["events"].deliver()
+    return attempts
+
+
+async def sync_ams(ctx: dict[str, Any], client_id: str, livemode: bool, entity: str) -> int | None:
+    """Write the tenant's changed records of `entity` to its AMS (see app.ams.service)."""
+    run = await run_sync(ctx["ams"], *key_parts((client_id, livemode, entity)))
+    return run.written if run else None
+
+
+async def _enqueue_due_syncs(ctx: dict[str, Any]) -> int:
+    keys = await claim_due_syncs(ctx["sessions"], ctx["settings"])
+    for key in keys:
+        await ctx["redis"].enqueue_job(SYNC_AMS_TASK, *key)
+    return len(keys)
+
+
 async def sweep(ctx: dict[str, Any]) -> int:
-    """Re-dispatch jobs whose message was lost or whose worker died (see app.jobs.sweeper)."""
+    """Re-dispatch jobs whose message was lost or whose worker died (see app.jobs.sweeper), and
+    AMS syncs that are due with nobody running them (see app.ams.due)."""
     job_ids = await due_job_ids(ctx["sessions"], ctx["settings"])
     for job_id in job_ids:
         await ctx["redis"].enqueue_job(PROCESS_JOB_TASK, job_id)
-    return len(job_ids)
+    return len(job_ids) + await _enqueue_due_syncs(ctx)
 
 
 def worker_settings(
@@ -51,9 +82,14 @@ def worker_settings(
     if not settings.redis_url:
         raise ValueError("GATEWAY_REDIS_URL must be set to run an arq worker")
     every = max(1, round(settings.sweeper_interval_seconds))
+    poll = max(1, round(settings.event_delivery_poll_interval_seconds))
+    crons = [
+        cron(sweep, second=set(range(0, 60, every))),
+        cron(deliver_events, second=set(range(0, 60, poll))),
+    ]
     return {
-        "functions": [process_job],
-        "cron_jobs": [] if burst else [cron(sweep, second=set(range(0, 60, every)))],
+        "functions": [process_job, sync_ams, deliver_events],
+        "cron_jobs": [] if burst else crons,
         "burst": burst,
         "on_startup": startup,
         "on_shutdown": shutdown,

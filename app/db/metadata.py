@@ -1,9 +1,18 @@
 """Every table the migrations manage. Modules with models of their own are imported here, so
 Alembic, the migration test and the test database reset all see them."""
 
+import app.ams.models
+import app.audit.models
+import app.events.models
+import app.partner_reports.models
 import app.provisioning.models
+import app.quarantine.models
+import app.ratelimit.models
+import app.rules.models
 import app.sandbox.airtable.models
-import app.sandbox.drive.models  # noqa: F401
+import app.sandbox.drive.models
+import app.usage.models
+import app.webhooks.models  # noqa: F401
 from app.db.models import Base
 
 __all__ = ["Base"]

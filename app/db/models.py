@@ -67,13 +67,22 @@ class ApiKey(Base):
     __tablename__ = "api_keys"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    # None for operator keys, which act on the client each request names.
+    client_id: Mapped[str | None] = mapped_column(
+        ForeignKey("clients.id"), index=True, nullable=True
+    )
     mode: Mapped[str] = mapped_column(String(8))
+    role: Mapped[str] = mapped_column(String(16), default="client", server_default="client")
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    description: Mapped[str | None] = mapped_column(String(200), nullable=True)
     lookup_id: Mapped[str] = mapped_column(String(32), unique=True)
     secret_hash: Mapped[str] = mapped_column(String(64))
     prefix: Mapped[str] = mapped_column(String(40), doc="Shown in listings, e.g. gw_test_3f9a…")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # A future time is a rotation overlap: the key keeps working until then.
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    replaced_by: Mapped[str | None] = mapped_column(String(40), nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
@@ -131,6 +140,9 @@ class StagedRecord(Base):
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
     client_id: Mapped[str] = mapped_column(String(40))
     payload: Mapped[str] = mapped_column(Text, doc="The record's JSON text")
+    quarantine_id: Mapped[str | None] = mapped_column(
+        String(40), nullable=True, doc="Replays: the quarantined record this one re-runs"
+    )
 
 
 class CanonicalRecord(Base):
@@ -176,3 +188,6 @@ class RecordError(Base):
     code: Mapped[str] = mapped_column(String(64))
     path: Mapped[str] = mapped_column(String(500))
     message: Mapped[str] = mapped_column(Text)
+    rule_id: Mapped[str | None] = mapped_column(
+        String(64), nullable=True, doc="The validation rule that failed, if one did"
+    )

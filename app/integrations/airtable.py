@@ -4,7 +4,7 @@ Synchronous, like pyairtable (requests): run the calls in worker threads. One `p
 (and so one requests session) per thread. Retries are disabled here on purpose: pyairtable's default
 urllib3 retry gives up after ~3 s, far short of Airtable's 30-second 429 penalty, and a blind retry
 of a write could duplicate it. Pacing below 5 requests/s per base, and back-off when a 429 comes
-anyway, belong to the write layer (a later item), which sees every caller of a base.
+anyway, belong to the write layer (`app.ams.writer`), which sees every caller of a base.
 """
 
 import threading
@@ -73,6 +73,7 @@ class AirtableClient(Protocol):
         table: str,
         records: Sequence[Mapping[str, Any]],
         key_fields: Sequence[str],
+        typecast: bool = False,
     ) -> UpsertResult: ...
 
     def list_records(
@@ -142,11 +143,17 @@ class PyAirtableClient:
         table: str,
         records: Sequence[Mapping[str, Any]],
         key_fields: Sequence[str],
+        typecast: bool = False,
     ) -> UpsertResult:
-        """`records` are field maps (or `{"id": …, "fields": …}`); matched on `key_fields`."""
+        """`records` are field maps (or `{"id": …, "fields": …}`); matched on `key_fields`.
+        With `typecast`, Airtable converts values and adds unknown select options."""
         payload = [dict(r) if "fields" in r else {"fields": dict(r)} for r in records]
         with _airtable_errors():
-            result = self._api().table(base_id, table).batch_upsert(payload, list(key_fields))
+            result = (
+                self._api()
+                .table(base_id, table)
+                .batch_upsert(payload, list(key_fields), typecast=typecast)
+            )
         return UpsertResult(
             created=list(result["createdRecords"]),
             updated=list(result["updatedRecords"]),

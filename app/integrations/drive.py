@@ -32,7 +32,7 @@ DRIVE_SCOPE = "https://www.googleapis.com/auth/drive"
 DISCOVERY = Path(googleapiclient.__file__).parent / "discovery_cache/documents/drive.v3.json"
 RESUMABLE_THRESHOLD = 5 * 1024 * 1024  # larger uploads go resumable, in chunks
 RESUMABLE_CHUNK = 4 * 1024 * 1024  # a multiple of 256 KiB, as Drive requires
-FILE_FIELDS = "id, name, mimeType, parents, appProperties, md5Checksum, size"
+FILE_FIELDS = "id, name, mimeType, parents, appProperties, md5Checksum, size, webViewLink"
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,7 @@ class DriveFile:
     app_properties: dict[str, str] = field(default_factory=dict)
     md5: str | None = None
     size: int | None = None
+    web_view_link: str | None = None
 
 
 class DriveClient(Protocol):
@@ -64,11 +65,25 @@ class DriveClient(Protocol):
         mime_type: str,
         data: bytes,
         app_properties: Mapping[str, str] | None = None,
+        *,
+        resumable_above: int = RESUMABLE_THRESHOLD,
+    ) -> DriveFile: ...
+
+    def update_content(
+        self,
+        file_id: str,
+        mime_type: str,
+        data: bytes,
+        app_properties: Mapping[str, str] | None = None,
+        *,
+        resumable_above: int = RESUMABLE_THRESHOLD,
     ) -> DriveFile: ...
 
     def share(self, file_id: str, email: str | None, role: str, type: str = "user") -> str: ...
 
     def find_by_app_property(self, key: str, value: str) -> list[DriveFile]: ...
+
+    def find_by_app_properties(self, properties: Mapping[str, str]) -> list[DriveFile]: ...
 
 
 class BearerKey(Credentials):
@@ -151,17 +166,38 @@ class GoogleDriveClient:
         mime_type: str,
         data: bytes,
         app_properties: Mapping[str, str] | None = None,
+        *,
+        resumable_above: int = RESUMABLE_THRESHOLD,
     ) -> DriveFile:
-        """Multipart up to 5 MB; above that a resumable session sent in 4 MiB chunks."""
-        resumable = len(data) > RESUMABLE_THRESHOLD
-        media = MediaIoBaseUpload(
-            io.BytesIO(data),
-            mimetype=mime_type,
-            resumable=resumable,
-            chunksize=RESUMABLE_CHUNK,
-        )
+        """Multipart up to `resumable_above` bytes; above that a resumable session sent in 4 MiB
+        chunks."""
         request = self._files().create(
-            body=_metadata(name, parent_id, app_properties), media_body=media, fields=FILE_FIELDS
+            body=_metadata(name, parent_id, app_properties),
+            media_body=_media(data, mime_type, resumable_above),
+            fields=FILE_FIELDS,
+        )
+        with _drive_errors():
+            return _drive_file(request.execute())
+
+    def update_content(
+        self,
+        file_id: str,
+        mime_type: str,
+        data: bytes,
+        app_properties: Mapping[str, str] | None = None,
+        *,
+        resumable_above: int = RESUMABLE_THRESHOLD,
+    ) -> DriveFile:
+        """New bytes for an existing file (same id, same link), uploaded like `upload`; the
+        given app properties are merged into the file's."""
+        body: dict[str, Any] = {"mimeType": mime_type}
+        if app_properties:
+            body["appProperties"] = dict(app_properties)
+        request = self._files().update(
+            fileId=file_id,
+            body=body,
+            media_body=_media(data, mime_type, resumable_above),
+            fields=FILE_FIELDS,
         )
         with _drive_errors():
             return _drive_file(request.execute())
@@ -178,10 +214,15 @@ class GoogleDriveClient:
         return str(created["id"])
 
     def find_by_app_property(self, key: str, value: str) -> list[DriveFile]:
-        return self._list(
+        return self.find_by_app_properties({key: value})
+
+    def find_by_app_properties(self, properties: Mapping[str, str]) -> list[DriveFile]:
+        """Files (not trashed) carrying every one of `properties`."""
+        clauses = [
             f"appProperties has {{ key={_quoted(key)} and value={_quoted(value)} }}"
-            " and trashed = false"
-        )
+            for key, value in properties.items()
+        ]
+        return self._list(" and ".join([*clauses, "trashed = false"]))
 
     def _list(self, query: str) -> list[DriveFile]:
         found: list[DriveFile] = []
@@ -199,6 +240,15 @@ class GoogleDriveClient:
                 page_token = page.get("nextPageToken")
                 if not page_token:
                     return found
+
+
+def _media(data: bytes, mime_type: str, resumable_above: int) -> MediaIoBaseUpload:
+    return MediaIoBaseUpload(
+        io.BytesIO(data),
+        mimetype=mime_type,
+        resumable=len(data) > resumable_above,
+        chunksize=RESUMABLE_CHUNK,
+    )
 
 
 def _quoted(value: str) -> str:
@@ -226,6 +276,7 @@ def _drive_file(item: Mapping[str, Any]) -> DriveFile:
         app_properties=dict(item.get("appProperties", {})),
         md5=item.get("md5Checksum"),
         size=int(size) if size is not None else None,
+        web_view_link=item.get("webViewLink"),
     )
 
 

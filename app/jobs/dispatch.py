@@ -14,6 +14,8 @@ from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.ams.due import SyncKey, claim_due_syncs, key_parts
+from app.ams.service import AmsRuntime, run_sync
 from app.jobs.processing import run_job
 from app.jobs.sweeper import due_job_ids
 from app.settings import Settings
@@ -21,11 +23,15 @@ from app.settings import Settings
 log = structlog.get_logger("gateway.dispatch")
 
 PROCESS_JOB_TASK = "process_job"
+SYNC_AMS_TASK = "sync_ams"
+SYNC_STOP_GRACE_SECONDS = 10.0  # running syncs end at their next batch; cancelling one mid-commit
+# could leave SQLite's write lock behind
 
 
 class Dispatcher(Protocol):
     async def start(self) -> None: ...
     async def dispatch(self, job_ids: Sequence[str]) -> None: ...
+    async def dispatch_syncs(self, keys: Sequence[SyncKey]) -> None: ...
     async def stop(self) -> None: ...
 
 
@@ -36,23 +42,43 @@ class InProcessDispatcher:
         self._sessions = sessions
         self._settings = settings
         self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._syncs: asyncio.Queue[SyncKey | None] = asyncio.Queue()
+        self._ams: AmsRuntime | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._sync_tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
+        self._ams = AmsRuntime.create(self._settings, self._sessions)
         workers = [self._work() for _ in range(self._settings.inprocess_workers)]
         self._tasks = [asyncio.create_task(coroutine) for coroutine in [*workers, self._sweep()]]
+        self._sync_tasks = [
+            asyncio.create_task(self._sync_work()) for _ in range(self._settings.ams_sync_workers)
+        ]
 
     async def dispatch(self, job_ids: Sequence[str]) -> None:
         for job_id in job_ids:
             self._queue.put_nowait(job_id)
 
+    async def dispatch_syncs(self, keys: Sequence[SyncKey]) -> None:
+        for key in keys:
+            self._syncs.put_nowait(key)
+
     async def stop(self) -> None:
-        for task in self._tasks:
+        if self._ams is not None:
+            self._ams.stopping = True
+        for _ in self._sync_tasks:
+            self._syncs.put_nowait(None)  # idle sync workers end; busy ones after their sync
+        if self._sync_tasks:
+            await asyncio.wait(self._sync_tasks, timeout=SYNC_STOP_GRACE_SECONDS)
+        for task in [*self._tasks, *self._sync_tasks]:
             task.cancel()
-        for task in self._tasks:
+        for task in [*self._tasks, *self._sync_tasks]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._tasks = []
+        self._tasks, self._sync_tasks = [], []
+        if self._ams is not None:
+            await self._ams.close()
+            self._ams = None
 
     async def join(self) -> None:
         """Wait until every dispatched job has been run (tests and benchmarks)."""
@@ -63,16 +89,29 @@ class InProcessDispatcher:
             job_id = await self._queue.get()
             try:
                 await run_job(self._sessions, job_id, self._settings)
+                await self.dispatch_syncs(await claim_due_syncs(self._sessions, self._settings))
             except Exception:  # run_job records job failures; this is a last resort
                 log.exception("dispatch.job_crashed", job_id=job_id)
             finally:
                 self._queue.task_done()
+
+    async def _sync_work(self) -> None:
+        while (key := await self._syncs.get()) is not None:
+            try:
+                assert self._ams is not None
+                if not self._ams.stopping:
+                    await run_sync(self._ams, *key_parts(key))
+            except Exception:  # run_sync records sync failures; this is a last resort
+                log.exception("dispatch.sync_crashed", key=key)
+            finally:
+                self._syncs.task_done()
 
     async def _sweep(self) -> None:
         while True:
             await asyncio.sleep(self._settings.sweeper_interval_seconds)
             try:
                 await self.dispatch(await due_job_ids(self._sessions, self._settings))
+                await self.dispatch_syncs(await claim_due_syncs(self._sessions, self._settings))
             except Exception:
                 log.exception("sweeper.failed")
 
@@ -95,6 +134,11 @@ class ArqDispatcher:
         assert self._pool is not None, "dispatcher not started"
         for job_id in job_ids:
             await self._pool.enqueue_job(PROCESS_JOB_TASK, job_id)
+
+    async def dispatch_syncs(self, keys: Sequence[SyncKey]) -> None:
+        assert self._pool is not None, "dispatcher not started"
+        for key in keys:
+            await self._pool.enqueue_job(SYNC_AMS_TASK, *key)
 
     async def stop(self) -> None:
         if self._pool is not None:

@@ -10,6 +10,7 @@ import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -17,20 +18,26 @@ import structlog
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.ams.due import mark_sync_due
 from app.contracts.entities import Entity
 from app.contracts.fields import SourcePlatform
 from app.db.engine import reading
 from app.db.models import Client, IngestJob, RecordError, StagedRecord
 from app.errors import FieldError
+from app.events.emitters import record_job_completed
 from app.jobs.models import JobStatus
+from app.quarantine.holding import QuarantineBatch, patched_attempt, replay_patches
 from app.records.service import Outcome, RecordKey, StoredState, decide, load_states, upsert
 from app.records.validation import ValidRecord, external_id_of, validate_record
+from app.rules.engine import RuleSet
+from app.rules.service import current_rule_set, default_rule_set
 from app.settings import Settings
 from app.tenancy.models import Tenant
 from app.transform.context import ClientDefaults
 from app.transform.errors import MappingError
 from app.transform.loader import mappings
 from app.transform.mapping import RecordMapper
+from app.usage.service import add_usage, job_usage
 
 log = structlog.get_logger("gateway.jobs")
 
@@ -50,6 +57,7 @@ class Lease:
     processed: int
     platform: SourcePlatform | None = None  # raw ingest: records in this platform's shape
     defaults: ClientDefaults = field(default_factory=ClientDefaults)  # fills platform gaps
+    rules: RuleSet | None = None  # the client's validation rules (None: the built-in ones)
 
 
 def _now() -> datetime:
@@ -94,16 +102,19 @@ async def claim(
         if row is None:
             return None
         client = await session.get(Client, row.client_id)
+        tenant = Tenant(row.client_id, row.livemode)
+        rules = await current_rule_set(session, tenant, Entity(row.entity))
     return Lease(
         job_id,
         token,
-        Tenant(row.client_id, row.livemode),
+        tenant,
         Entity(row.entity),
         row.request_id,
         row.attempts,
         row.processed,
         SourcePlatform(row.source_platform) if row.source_platform else None,
         _defaults_of(client),
+        rules,
     )
 
 
@@ -122,6 +133,8 @@ def _defaults_of(client: Client | None) -> ClientDefaults:
 class StagedRow:
     position: int
     payload: str
+    quarantine_id: str | None = None  # replays: the quarantined record this row re-runs
+    patches: tuple[Any, ...] = ()  # replays: the fixes made to it, applied after mapping
 
 
 @dataclass
@@ -129,6 +142,7 @@ class ValidatedChunk:
     counts: Counter[str] = field(default_factory=Counter)
     errors: list[dict[str, object]] = field(default_factory=list)
     newest: dict[RecordKey, ValidRecord] = field(default_factory=dict)
+    quarantine: QuarantineBatch = field(default_factory=QuarantineBatch)
 
 
 def standard_payload(lease: Lease, payload: str) -> tuple[str | bytes, list[FieldError]]:
@@ -152,13 +166,18 @@ def validate_chunk(
 ) -> ValidatedChunk:
     """Map (raw jobs) and validate each record; of duplicates within the chunk keep the newest."""
     chunk = chunk or ValidatedChunk()
+    rules = lease.rules or default_rule_set(lease.entity)
     for row in staged:
         payload, mapping_errors = standard_payload(lease, row.payload)
-        result = mapping_errors or validate_record(lease.entity, payload)
+        payload, mapping_errors = patched_attempt(payload, mapping_errors, row.patches)
+        result = mapping_errors or validate_record(lease.entity, payload, rules)
         if isinstance(result, list):
             chunk.counts["quarantined"] += 1
             chunk.errors.extend(_error_rows(lease, row.position, payload, result))
+            _hold(lease, chunk, row, payload, result)
             continue
+        if row.quarantine_id is not None:
+            chunk.quarantine.release(row.quarantine_id)
         chunk.counts["valid"] += 1
         key = (result.source_platform, result.external_id)
         kept = chunk.newest.get(key)
@@ -186,9 +205,31 @@ def _error_rows(
             "code": error.code,
             "path": error.dotted_path,
             "message": error.message,
+            "rule_id": getattr(error, "rule_id", None),
         }
         for error in errors
     ]
+
+
+def _hold(
+    lease: Lease,
+    chunk: ValidatedChunk,
+    row: StagedRow,
+    attempt: str | bytes,
+    errors: list[FieldError],
+) -> None:
+    chunk.quarantine.hold(
+        job_id=lease.job_id,
+        tenant=lease.tenant,
+        entity=lease.entity.value,
+        raw_platform=lease.platform.value if lease.platform else None,
+        position=row.position,
+        quarantine_id=row.quarantine_id,
+        attempt=attempt,
+        mapped=lease.platform is not None or bool(row.patches),
+        external_id=external_id_of(attempt),
+        errors=errors,
+    )
 
 
 def decide_chunk(
@@ -213,13 +254,25 @@ async def read_chunk(
     settings: Settings,
 ) -> list[StagedRow]:
     async with reading(sessions) as session:
-        rows = await session.execute(
-            select(StagedRecord.position, StagedRecord.payload)
-            .where(StagedRecord.job_id == lease.job_id, StagedRecord.position >= after_position)
-            .order_by(StagedRecord.position)
-            .limit(settings.job_chunk_size)
-        )
-        return [StagedRow(row.position, row.payload) for row in rows]
+        rows = (
+            await session.execute(
+                select(StagedRecord.position, StagedRecord.payload, StagedRecord.quarantine_id)
+                .where(StagedRecord.job_id == lease.job_id, StagedRecord.position >= after_position)
+                .order_by(StagedRecord.position)
+                .limit(settings.job_chunk_size)
+            )
+        ).all()
+        replayed = [row.quarantine_id for row in rows if row.quarantine_id is not None]
+        patches = await replay_patches(session, lease.tenant, replayed)
+        return [
+            StagedRow(
+                row.position,
+                row.payload,
+                row.quarantine_id,
+                patches.get(row.quarantine_id, ()) if row.quarantine_id else (),
+            )
+            for row in rows
+        ]
 
 
 async def store_chunk(
@@ -236,6 +289,7 @@ async def store_chunk(
     )
     if chunk.errors:
         await session.execute(insert(RecordError), chunk.errors)
+    await chunk.quarantine.store(session, lease.tenant, lease.job_id)
     await _advance(session, lease, next_position, chunk.counts, settings)
 
 
@@ -288,6 +342,9 @@ async def _finish(session: AsyncSession, lease: Lease) -> JobStatus:
     job.finished_at = _now()
     job.lease_token = None
     job.lease_expires_at = None
+    record_job_completed(session, job)
+    await mark_sync_due(session, lease.tenant, lease.entity)
+    await add_usage(session, lease.tenant, job_usage(job))
     return status
 
 

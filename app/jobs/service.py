@@ -7,7 +7,7 @@ from app.contracts.entities import Entity
 from app.db.models import IngestJob, RecordError
 from app.errors import GatewayError, NotFoundError
 from app.jobs.models import JobStatus
-from app.pagination import Page, check_page_size, decode_cursor, encode_cursor
+from app.pagination import Page, check_page_size, decode_cursor, encode_cursor, newest_first
 from app.tenancy.models import Tenant
 
 
@@ -38,8 +38,6 @@ async def list_jobs(
     status: JobStatus | None = None,
     entity: Entity | None = None,
 ) -> Page[IngestJob]:
-    """Newest first."""
-    check_page_size(first)
     query = select(IngestJob).where(
         IngestJob.client_id == tenant.client_id, IngestJob.livemode == tenant.livemode
     )
@@ -47,11 +45,7 @@ async def list_jobs(
         query = query.where(IngestJob.status == status.value)
     if entity is not None:
         query = query.where(IngestJob.entity == entity.value)
-    if after is not None:
-        query = query.where(IngestJob.id < decode_cursor(after))
-    found = list(await session.scalars(query.order_by(IngestJob.id.desc()).limit(first + 1)))
-    page = found[:first]
-    return Page(page, encode_cursor(page[-1].id) if page else None, len(found) > first)
+    return await newest_first(session, query, IngestJob.id, first, after)
 
 
 async def list_record_errors(

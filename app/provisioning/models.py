@@ -55,6 +55,11 @@ class AmsProvisioning(Base):
     first_sync_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     validated_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     production_ready_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    onboarding_checked_at: Mapped[datetime | None] = mapped_column(
+        UtcDateTime(),
+        nullable=True,
+        doc="Jobs finished up to here have been counted in the onboarding quarantine check.",
+    )
     lease_owner: Mapped[str | None] = mapped_column(
         String(40), nullable=True, doc="The provision call running now, so two never overlap."
     )

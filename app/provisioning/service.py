@@ -13,20 +13,21 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.engine import reading
 from app.errors import GatewayError
+from app.events.emitters import record_client_provisioned
 from app.ids import new_id
 from app.integrations.errors import AmsNotConfigured
 from app.integrations.routing import AmsClients, ams_for
 from app.provisioning import templates
 from app.provisioning.models import AmsProvisioning, OnboardingStatus, ProvisioningStatus
-from app.services import Services
+from app.settings import Settings
 from app.tenancy import service as tenancy
 from app.tenancy.models import Tenant
 
@@ -36,6 +37,17 @@ DEFAULT_LANGUAGE = "en"
 DEFAULT_CURRENCY = "EUR"
 CONTENT_TYPES = ["image", "video", "audio", "document"]
 LEASE = timedelta(seconds=120)  # a crashed call's lease lapses; provisioning takes seconds
+
+
+class Services(Protocol):
+    """What provisioning needs of the process: `app.services.Services` in the API, the AMS
+    runtime in workers."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]: ...
 
 
 @dataclass(frozen=True)
@@ -283,6 +295,7 @@ async def write_config(services: Services, target: Target) -> AmsProvisioning:
         if row.status != ProvisioningStatus.PROVISIONED.value:
             row.status = ProvisioningStatus.PROVISIONED.value
             row.provisioned_at = row.provisioned_at or now
+            record_client_provisioned(row)
         row.error = None
         if row.onboarding_status is None:
             row.onboarding_status = OnboardingStatus.CONNECTED.value

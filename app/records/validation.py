@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from app.contracts.entities import ENTITY_MODELS, Entity
 from app.errors import FieldError
+from app.rules.engine import RuleSet
 
 # pydantic error type → our stable error code
 _CODES = {
@@ -81,13 +82,20 @@ def content_hash(data: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def validate_record(entity: Entity, payload: str | bytes) -> ValidRecord | list[FieldError]:
+def validate_record(
+    entity: Entity, payload: str | bytes, rules: RuleSet | None = None
+) -> ValidRecord | list[FieldError]:
+    """The contract first; the rules (when given) then check what the contract accepted."""
     model = ENTITY_MODELS[entity]
     try:
         record = model.model_validate_json(payload)
     except ValidationError as error:
         return field_errors(error)
     data = record.model_dump(mode="json", exclude_none=True)
+    if rules is not None:
+        violations = rules.violations(data)
+        if violations:
+            return list(violations)
     return ValidRecord(
         external_id=record.external_id,
         source_platform=record.source_platform.value,

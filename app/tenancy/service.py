@@ -1,22 +1,25 @@
 """Clients and API keys: create, revoke, authenticate."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import available_timezones
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import ApiKey, Client
 from app.errors import AuthenticationError, FieldError, GatewayError, NotFoundError
 from app.ids import new_id
+from app.pagination import Page, newest_first
 from app.tenancy.keys import display_prefix, generate_key, hashes_match, parse_key
-from app.tenancy.models import KeyMode, Principal
+from app.tenancy.models import CLIENT_SCOPES, OPERATOR_SCOPES, KeyMode, Principal, Role, Scope
 from app.transform.errors import NormalisationError
 from app.transform.normalise.countries import normalise_country
 from app.transform.normalise.currencies import normalise_currency
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+MAX_ROTATION_OVERLAP = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -42,21 +45,56 @@ async def get_client(session: AsyncSession, client_id: str) -> Client:
     return client
 
 
-async def create_key(session: AsyncSession, client_id: str, mode: KeyMode) -> CreatedKey:
-    await get_client(session, client_id)
+async def create_key(
+    session: AsyncSession,
+    client_id: str | None,
+    mode: KeyMode,
+    role: Role = Role.CLIENT,
+    scopes: Iterable[str] | None = None,
+    expires_at: datetime | None = None,
+    description: str | None = None,
+) -> CreatedKey:
+    """A client key (client_id set) or an operator key (client_id None, role OPERATOR)."""
+    if (client_id is None) != (role is Role.OPERATOR):
+        raise GatewayError("invalid_key_role", "Client keys name a client; operator keys don't.")
+    if client_id is not None:
+        await get_client(session, client_id)
+    granted = _checked_scopes(role, scopes)
+    expires_at = _checked_time(expires_at, "expiresAt")
+    if expires_at is not None and expires_at <= datetime.now(UTC):
+        raise GatewayError("invalid_expiry", "A key's expiry must be in the future.")
     secret, parsed = generate_key(mode)
     key = ApiKey(
         id=new_id("key"),
         client_id=client_id,
         mode=mode.value,
+        role=role.value,
+        scopes=sorted(granted),
+        description=description,
         lookup_id=parsed.lookup_id,
         secret_hash=parsed.secret_hash,
         prefix=display_prefix(parsed),
         created_at=datetime.now(UTC),
+        expires_at=expires_at,
     )
     session.add(key)
     await session.flush()
     return CreatedKey(key=key, secret=secret)
+
+
+def _checked_scopes(role: Role, scopes: Iterable[str] | None) -> frozenset[str]:
+    allowed = OPERATOR_SCOPES if role is Role.OPERATOR else CLIENT_SCOPES | {Scope.PII_READ}
+    if scopes is None:
+        return OPERATOR_SCOPES if role is Role.OPERATOR else CLIENT_SCOPES
+    requested = frozenset(scopes)
+    unknown = sorted(requested - allowed)
+    if unknown or not requested:
+        raise GatewayError(
+            "invalid_scopes",
+            f"Scopes for a {role.value} key are some of: {', '.join(sorted(allowed))}"
+            + (f" (not {', '.join(unknown)})." if unknown else "."),
+        )
+    return requested
 
 
 async def revoke_key(session: AsyncSession, key_id: str) -> ApiKey:
@@ -70,8 +108,9 @@ async def revoke_key(session: AsyncSession, key_id: str) -> ApiKey:
 
 
 async def authenticate(session: AsyncSession, secret: str) -> tuple[Principal, bool]:
-    """Resolve a presented key to its principal, or raise one error that reveals nothing.
-    Also says whether the key's last-used time is due for a refresh (see record_key_use)."""
+    """Resolve a presented key to its principal, or raise one error that reveals nothing to a
+    caller without the secret. Also says whether the key's last-used time is due for a refresh
+    (see record_key_use)."""
     parsed = parse_key(secret)
     if parsed is None:
         raise AuthenticationError(
@@ -79,11 +118,22 @@ async def authenticate(session: AsyncSession, secret: str) -> tuple[Principal, b
         )
     key = await session.scalar(select(ApiKey).where(ApiKey.lookup_id == parsed.lookup_id))
     matched = hashes_match(key.secret_hash if key else None, parsed.secret_hash)
-    if key is None or not matched or key.revoked_at is not None:
+    if key is None or not matched:
         raise AuthenticationError("The API key is not valid: it is unknown or has been revoked.")
-    principal = Principal(key_id=key.id, client_id=key.client_id, mode=KeyMode(key.mode))
+    now = datetime.now(UTC)
+    if key.revoked_at is not None and key.revoked_at <= now:
+        raise AuthenticationError("The API key has been revoked.")
+    if key.expires_at is not None and key.expires_at <= now:
+        raise AuthenticationError("The API key has expired.")
+    principal = Principal(
+        key_id=key.id,
+        client_id=key.client_id,
+        mode=KeyMode(key.mode),
+        role=Role(key.role),
+        scopes=frozenset(key.scopes),
+    )
     last = key.last_used_at
-    return principal, last is None or datetime.now(UTC) - last > LAST_USED_RESOLUTION
+    return principal, last is None or now - last > LAST_USED_RESOLUTION
 
 
 async def record_key_use(session: AsyncSession, key_id: str) -> None:
@@ -99,14 +149,60 @@ async def get_key(session: AsyncSession, key_id: str) -> ApiKey:
     return key
 
 
-async def rotate_key(session: AsyncSession, key_id: str) -> CreatedKey:
-    """A new key for the same client and mode; the old one is revoked at once."""
+async def rotate_key(
+    session: AsyncSession, key_id: str, previous_valid_until: datetime | None = None
+) -> CreatedKey:
+    """A new key with the same client, mode, role and scopes. The old one keeps working until
+    `previous_valid_until` (so deployments can switch without downtime), or stops now."""
+    now = datetime.now(UTC)
+    until = _checked_time(previous_valid_until, "previousKeyValidUntil") or now
+    if not now <= until <= now + MAX_ROTATION_OVERLAP:
+        raise GatewayError(
+            "invalid_overlap",
+            f"The old key may keep working for 0 to {MAX_ROTATION_OVERLAP.days} days.",
+        )
     old = await get_key(session, key_id)
-    if old.revoked_at is not None:
+    if old.revoked_at is not None and old.revoked_at <= now:
         raise GatewayError("key_revoked", "That key is already revoked; create a new one.")
-    created = await create_key(session, old.client_id, KeyMode(old.mode))
-    await revoke_key(session, key_id)
+    created = await create_key(
+        session,
+        old.client_id,
+        KeyMode(old.mode),
+        Role(old.role),
+        old.scopes,
+        old.expires_at if old.expires_at and old.expires_at > now else None,
+        old.description,
+    )
+    old.revoked_at = until
+    old.replaced_by = created.key.id
+    await session.flush()
     return created
+
+
+def _checked_time(value: datetime | None, name: str) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise GatewayError(
+            "invalid_datetime",
+            f"{name} needs a UTC offset, e.g. 2026-12-01T00:00:00Z.",
+            errors=[FieldError("invalid_datetime", "A UTC offset is required.", (name,))],
+        )
+    return value
+
+
+async def list_keys(
+    session: AsyncSession,
+    client_id: str | None,
+    first: int,
+    after: str | None,
+    include_revoked: bool = False,
+) -> Page[ApiKey]:
+    """Keys of one client, or operator keys when client_id is None; newest first."""
+    owner = ApiKey.client_id.is_(None) if client_id is None else ApiKey.client_id == client_id
+    query = select(ApiKey).where(owner)
+    if not include_revoked:
+        now = datetime.now(UTC)
+        query = query.where(or_(ApiKey.revoked_at.is_(None), ApiKey.revoked_at > now))
+    return await newest_first(session, query, ApiKey.id, first, after)
 
 
 async def configure_client(

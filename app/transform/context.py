@@ -19,3 +19,6 @@ class ClientDefaults:
 class Scope:
     defaults: ClientDefaults = field(default_factory=ClientDefaults)
     record: Mapping[str, Any] = field(default_factory=dict)
+    # What a transform derived from the whole record once, for its other calls on the record
+    # (e.g. the product's option names, for each variant).
+    memo: dict[Any, Any] = field(default_factory=dict)

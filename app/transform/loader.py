@@ -1,7 +1,10 @@
 """Loading mapping rule files: parse, check every rule against the transforms and the standard
 schema models, and report every problem at once (file, rule index, what is wrong)."""
 
+import re
+from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
@@ -21,6 +24,8 @@ from app.transform.rules import (
     Rule,
     RuleFileSpec,
     RuleSpec,
+    Shape,
+    ShapeSpec,
 )
 from app.transform.targets import required_fields, target_problem
 from app.transform.transforms import TRANSFORMS, Args, Transform
@@ -76,17 +81,21 @@ def compile_rule(index: int, spec: RuleSpec, entity: Entity) -> Rule:
     problem = target_problem(ENTITY_MODELS[entity], target)
     if problem:
         raise _Invalid(problem)
-    rule = Rule(index, target, _sources(spec), transform, args, spec.default, spec.required)
+    rule = Rule(
+        index, target, _sources(spec), transform, args, spec.default, spec.required, spec.fallback
+    )
     _check_shape(spec, rule)
     return rule
 
 
-def _key(file: Path) -> MappingKey:
+def _key(file: Path) -> tuple[SourcePlatform, Entity, str | None]:
     parts = file.name.removesuffix(".json").split(".")
-    if len(parts) != 2:
-        raise _Invalid("file name must be <platform>.<entity>.json")
+    if len(parts) not in (2, 3):
+        raise _Invalid(
+            "file name must be <platform>.<entity>.json or <platform>.<entity>.<shape>.json"
+        )
     try:
-        return SourcePlatform(parts[0]), Entity(parts[1])
+        return SourcePlatform(parts[0]), Entity(parts[1]), parts[2] if len(parts) == 3 else None
     except ValueError:
         platforms = ", ".join(p.value for p in SourcePlatform)
         entities = ", ".join(e.value for e in Entity)
@@ -116,11 +125,15 @@ def _rules(name: str, spec: RuleFileSpec, entity: Entity) -> tuple[list[Rule], l
 
 
 def _coverage(name: str, rules: list[Rule], entity: Entity) -> list[RuleProblem]:
-    """Each target once; every required standard field mapped."""
+    """Each target once (again only as a fallback); every required standard field mapped."""
     problems, seen = [], set()
     for rule in rules:
-        if rule.target.text in seen:
-            problems.append(RuleProblem(name, rule.index, f"target {rule.target.text!r} twice"))
+        if rule.fallback and rule.target.text not in seen:
+            message = f"fallback for {rule.target.text!r} without an earlier rule for it"
+            problems.append(RuleProblem(name, rule.index, message))
+        if rule.target.text in seen and not rule.fallback:
+            message = f"not a fallback, and target {rule.target.text!r} twice"
+            problems.append(RuleProblem(name, rule.index, message))
         seen.add(rule.target.text)
     mapped = {rule.target.segments[0] for rule in rules}
     for field in required_fields(ENTITY_MODELS[entity]):
@@ -129,18 +142,42 @@ def _coverage(name: str, rules: list[Rule], entity: Entity) -> list[RuleProblem]
     return problems
 
 
+def _shape(name: str | None, when: ShapeSpec | None) -> Shape | None:
+    """A shape file's test; None for a plain file."""
+    if name is None and when is not None:
+        raise _Invalid("`when` is only for shape files (<platform>.<entity>.<shape>.json)")
+    if name is None:
+        return None
+    if when is None:
+        raise _Invalid("a shape file needs `when`: which records it maps")
+    source = _path(when.source)
+    if source.star is not None:
+        raise _Invalid(f"when.source {when.source!r} must not contain [*]")
+    try:
+        return Shape(name, source, re.compile(when.matches))
+    except re.error as error:
+        raise _Invalid(f"when.matches is not a regular expression: {error}") from None
+
+
 def read_rule_file(file: Path) -> MappingRules:
     """One file's rules, or RuleFileError listing every problem in it."""
     try:
-        platform, entity = _key(file)
+        platform, entity, shape_name = _key(file)
         spec = _spec(file)
+        shape = _shape(shape_name, spec.when)
     except _Invalid as problem:
         raise RuleFileError([RuleProblem(file.name, None, str(problem))]) from None
     rules, problems = _rules(file.name, spec, entity)
     problems += _coverage(file.name, rules, entity)
     if problems:
         raise RuleFileError(problems)
-    return MappingRules(platform, entity, tuple(rules))
+    return MappingRules(platform, entity, tuple(rules), shape)
+
+
+def _orphan(rules: MappingRules) -> RuleProblem:
+    base = f"{rules.platform.value}.{rules.entity.value}"
+    shape = rules.shape.name if rules.shape else ""
+    return RuleProblem(f"{base}.{shape}.json", None, f"a shape file needs {base}.json next to it")
 
 
 def rule_files(directory: Path = MAPPINGS_DIR) -> list[Path]:
@@ -150,13 +187,23 @@ def rule_files(directory: Path = MAPPINGS_DIR) -> list[Path]:
 def load_mappings(directory: Path = MAPPINGS_DIR) -> dict[MappingKey, MappingRules]:
     """Every rule file in the directory, or RuleFileError listing every problem in all of them."""
     loaded, problems = {}, []
+    shapes: dict[MappingKey, list[MappingRules]] = defaultdict(list)
     for file in rule_files(directory):
         try:
             rules = read_rule_file(file)
         except RuleFileError as error:
             problems += error.problems
             continue
-        loaded[(rules.platform, rules.entity)] = rules
+        key = (rules.platform, rules.entity)
+        if rules.shape is None:
+            loaded[key] = rules
+        else:
+            shapes[key].append(rules)
+    for key, found in shapes.items():
+        if key not in loaded:
+            problems += [_orphan(shape) for shape in found]
+            continue
+        loaded[key] = replace(loaded[key], shapes=tuple(found))
     if problems:
         raise RuleFileError(problems)
     return loaded

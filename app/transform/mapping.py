@@ -1,56 +1,299 @@
 """The mapping engine: one platform-native record → a standard-shape dict plus field errors.
 
 Rules run in file order. An absent source (missing, null, empty) leaves the target unset, or
-takes the rule's default, or is a `missing_source` error when the rule is required. Errors name
-the standard field (`path`) and the native path it was read from (`source`, also in the message).
-The result is JSON-ready; validating it against the standard schema is the next step's job.
+takes the rule's default, or is a `missing_source` error when the rule is required. A fallback
+rule runs only where the earlier rules left its target unset. Errors name the standard field
+(`path`) and the native path it was read from (`source`, also in the message). The result is
+JSON-ready; validating it against the standard schema is the next step's job.
+
+Each rule set is compiled once into steps that only walk pre-split path tuples; the source
+texts of error messages are built only when there is an error.
 """
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from app.errors import FieldError
 from app.transform.context import ClientDefaults, Scope
 from app.transform.errors import MappingError, NormalisationError
-from app.transform.paths import FieldPath, count, get, put
+from app.transform.paths import FieldPath, Segment, get, getter, put, putter
 from app.transform.rules import MappingRules, Rule
 
-
-@dataclass(frozen=True)
-class _Read:
-    value: Any
-    source: str  # the concrete native path(s) the value came from, for error messages
+Step = Callable[[Scope, dict[str, Any], list[FieldError]], None]
 
 
 def present(value: Any) -> bool:
+    if value is None:
+        return False
     if isinstance(value, str):
-        return bool(value.strip())
-    return value is not None and value != [] and value != {}
+        return value != "" and not value.isspace()
+    return bool(value != [] and value != {})
 
 
-def _value(record: Any, source: FieldPath) -> Any:
-    """A star-free path's value, or every present element value of a `[*]` path."""
-    if source.star is None:
-        return get(record, source.segments)
-    values = (get(record, source.at(i).segments) for i in range(count(record, source)))
-    return [value for value in values if present(value)]
+def _error(
+    code: str, message: str, target: str, path: tuple[Segment, ...], source: str
+) -> MappingError:
+    where = f"{source} → {target}" if source else target
+    return MappingError(code, f"{where}: {message}", path, source)
 
 
-def _read(rule: Rule, record: Any, index: int | None) -> _Read:
-    sources = [source.at(index) if index is not None else source for source in rule.sources]
-    if rule.transform.takes_all:
-        values = [value for value in (_value(record, s) for s in sources) if present(value)]
-        return _Read(values, " + ".join(source.text for source in sources))
-    for source in sources:
-        value = _value(record, source)
+def _list_field(head: tuple[Segment, ...], tail: tuple[Segment, ...]) -> tuple[str, str] | None:
+    """('images', 'url') for a target `images[*].url`; None for other shapes."""
+    if len(head) == 1 and len(tail) == 1 and isinstance(head[0], str) and isinstance(tail[0], str):
+        return head[0], tail[0]
+    return None
+
+
+class _Source:
+    """One source path, split around its `[*]` (if any) once."""
+
+    def __init__(self, path: FieldPath) -> None:
+        self.text = path.text
+        self.segments = path.segments
+        self.star = path.star
+        star = self.star if self.star is not None else len(self.segments)
+        self.prefix = self.segments[:star]
+        self.suffix = self.segments[star + 1 :]
+        self.read = getter(self.segments)
+        self.read_array = getter(self.prefix)
+        self.read_in_element = getter(self.suffix)
+
+    def at(self, index: int) -> str:
+        return self.text.replace("[*]", f"[{index}]")
+
+    def array(self, record: Any) -> list[Any] | None:
+        """The list at the `[*]` (None when missing)."""
+        array = self.read_array(record)
+        if array is None or isinstance(array, list):
+            return array
+        where = self.text.split("[*]")[0]
+        raise NormalisationError("invalid_type", f"expected an array at {where!r}")
+
+    def element(self, array: list[Any] | None, index: int, record: Any) -> Any:
+        if array is None or index >= len(array):
+            return None
+        try:
+            return self.read_in_element(array[index])
+        except NormalisationError:  # again from the root, for the error's full path
+            return get(record, (*self.prefix, index, *self.suffix))
+
+    def value(self, record: Any) -> Any:
+        """A star-free path's value, or every present element value of a `[*]` path."""
+        if self.star is None:
+            return self.read(record)
+        array = self.array(record)
+        if not array:
+            return []
+        values = (self.element(array, i, record) for i in range(len(array)))
+        return [value for value in values if present(value)]
+
+
+class _Compiled:
+    """One rule ready to run on records: reads, applies the transform, writes the target.
+
+    Rules with one source, no fallback and a transform that needs a value (most rules) take a
+    shorter way with the same outcome."""
+
+    def __init__(self, rule: Rule) -> None:
+        self.rule = rule
+        self.apply = rule.transform.apply
+        self.args = rule.args
+        self.name = rule.transform.name
+        self.needs_source = rule.transform.needs_source
+        self.fills_absent = rule.transform.fills_absent
+        self.takes_all = rule.transform.takes_all
+        self.sources = tuple(_Source(source) for source in rule.sources)
+        self.target = rule.target.text
+        self.path = rule.target.segments
+        star = rule.target.star
+        self.head = self.path[:star] if star is not None else self.path
+        self.tail = self.path[star + 1 :] if star is not None else ()
+        self.put = putter(self.path)
+        self.fields = _list_field(self.head, self.tail)
+        self.all_sources = " | ".join(source.text for source in self.sources)
+        simple = (
+            len(self.sources) == 1
+            and not self.takes_all
+            and not rule.fallback
+            and self.needs_source
+            and not self.fills_absent
+        )
+        if star is None:
+            plain_source = simple and self.sources[0].star is None
+            self.run: Step = self._run_one if plain_source else self._run_plain
+        else:
+            self.run = self._run_each if simple else self._run_star
+
+    def _element_path(self, index: int) -> tuple[Segment, ...]:
+        return (*self.head, index, *self.tail)
+
+    def _put_element(self, data: dict[str, Any], value: Any, index: int) -> None:
+        """`put` at the element's path; the usual `list[*].field` without building it."""
+        if self.fields is None:
+            put(data, self._element_path(index), value)
+            return
+        list_key, field = self.fields
+        items = data.get(list_key)
+        if items is None:
+            items = data[list_key] = []
+        if index >= len(items):
+            items.extend([None] * (index + 1 - len(items)))
+        element = items[index]
+        if element is None:
+            element = items[index] = {}
+        element[field] = value
+
+    def _container_error(self, error: NormalisationError) -> MappingError:
+        return _error(error.code, error.message, self.target, self.path, self.all_sources)
+
+    def _run_one(self, scope: Scope, data: dict[str, Any], errors: list[FieldError]) -> None:
+        """One star-free source into a star-free target."""
+        try:
+            value = self.sources[0].read(scope.record)
+        except NormalisationError as error:  # a container of the wrong type on the way
+            errors.append(self._container_error(error))
+            return
         if present(value):
-            return _Read(value, source.text)
-    return _Read(None, " | ".join(source.text for source in sources))
+            self._apply(value, 0, None, scope, data, errors)
+        else:
+            self._absent(0, None, data, errors)
+
+    def _run_each(self, scope: Scope, data: dict[str, Any], errors: list[FieldError]) -> None:
+        """One `[*]` source into a `[*]` target, element by element."""
+        source, record = self.sources[0], scope.record
+        found: list[FieldError] = []
+        try:
+            for index, element in enumerate(source.array(record) or ()):
+                try:
+                    value = source.read_in_element(element)
+                except NormalisationError:  # again from the root, for the error's full path
+                    value = get(record, (*source.prefix, index, *source.suffix))
+                if present(value):
+                    self._apply(value, 0, index, scope, data, found)
+                else:
+                    self._absent(0, index, data, found)
+        except NormalisationError as error:
+            errors.append(self._container_error(error))
+            return
+        errors += found
+
+    def _run_plain(self, scope: Scope, data: dict[str, Any], errors: list[FieldError]) -> None:
+        if self.rule.fallback and get(data, self.path) is not None:
+            return
+        try:
+            values = [source.value(scope.record) for source in self.sources]
+        except NormalisationError as error:
+            errors.append(self._container_error(error))
+            return
+        self._fill(values, None, scope, data, errors)
+
+    def _run_star(self, scope: Scope, data: dict[str, Any], errors: list[FieldError]) -> None:
+        record = scope.record
+        found: list[FieldError] = []
+        try:
+            arrays = [source.array(record) for source in self.sources]
+            elements = max((len(array) for array in arrays if array is not None), default=0)
+            for i in range(elements):
+                if self.rule.fallback and get(data, self._element_path(i)) is not None:
+                    continue
+                values = [
+                    source.element(array, i, record)
+                    for source, array in zip(self.sources, arrays, strict=True)
+                ]
+                self._fill(values, i, scope, data, found)
+        except NormalisationError as error:
+            errors.append(self._container_error(error))
+            return
+        errors += found
+
+    def _fill(
+        self,
+        values: list[Any],
+        index: int | None,
+        scope: Scope,
+        data: dict[str, Any],
+        errors: list[FieldError],
+    ) -> None:
+        """Of several sources: the first present value (or all of them, for `takes_all`)."""
+        value: Any = None
+        picked: int | None = None
+        if self.takes_all:
+            value = [value for value in values if present(value)]
+        else:
+            value, picked = next(((v, n) for n, v in enumerate(values) if present(v)), (None, None))
+        absent = self.needs_source and not present(value)
+        if absent and (self._absent(picked, index, data, errors) or not self.fills_absent):
+            return
+        self._apply(value, picked, index, scope, data, errors)
+
+    def _absent(
+        self, picked: int | None, index: int | None, data: dict[str, Any], errors: list[FieldError]
+    ) -> bool:
+        """The rule's default, or a missing_source error when required; True when handled."""
+        rule = self.rule
+        path = self.path if index is None else self._element_path(index)
+        if rule.default is not None:
+            put(data, path, rule.default)
+            return True
+        if rule.required and not self.fills_absent:
+            message = "missing, and required"
+            errors.append(self._error("missing_source", message, index, None))
+            return True
+        return False
+
+    def _apply(
+        self,
+        value: Any,
+        picked: int | None,
+        index: int | None,
+        scope: Scope,
+        data: dict[str, Any],
+        errors: list[FieldError],
+    ) -> None:
+        try:
+            result = self.apply(value, self.args, scope)
+        except NormalisationError as error:
+            errors.append(self._error(error.code, error.message, index, picked))
+            return
+        except Exception as error:  # a guard: one odd record must not fail the whole job
+            message = f"{self.name} failed ({type(error).__name__})"
+            errors.append(self._error("transform_failed", message, index, picked))
+            return
+        if result is None:
+            return
+        if index is None:
+            self.put(data, result)
+        else:
+            self._put_element(data, result, index)
+
+    def _error(
+        self, code: str, message: str, index: int | None, picked: int | None
+    ) -> MappingError:
+        """An error of one element (`index`) read from one source (`picked`) or from all."""
+        texts = [source.text if index is None else source.at(index) for source in self.sources]
+        if picked is not None:
+            source = texts[picked]
+        else:
+            source = (" + " if self.takes_all else " | ").join(texts)
+        target = self.target if index is None else self.target.replace("[*]", f"[{index}]")
+        path = self.path if index is None else self._element_path(index)
+        return _error(code, message, target, path, source)
 
 
-def _error(code: str, message: str, target: FieldPath, source: str) -> MappingError:
-    where = f"{source} → {target.text}" if source else target.text
-    return MappingError(code, f"{where}: {message}", target.segments, source)
+_COMPILED: dict[int, tuple[MappingRules, tuple[Step, ...]]] = {}
+_COMPILED_LIMIT = 512
+
+
+def compiled(rules: MappingRules) -> tuple[Step, ...]:
+    """The rule set's steps, compiled once per rule set (kept by identity)."""
+    hit = _COMPILED.get(id(rules))
+    if hit is not None and hit[0] is rules:
+        return hit[1]
+    if len(_COMPILED) >= _COMPILED_LIMIT:
+        _COMPILED.clear()
+    steps = tuple(_Compiled(rule).run for rule in rules.rules)
+    _COMPILED[id(rules)] = (rules, steps)
+    return steps
 
 
 class RecordMapper:
@@ -69,53 +312,6 @@ class RecordMapper:
             ]
         scope = Scope(self.defaults, record)
         errors: list[FieldError] = []
-        for rule in self.rules.rules:
-            errors += self._run(rule, scope, data)
+        for step in compiled(self.rules.for_record(record)):
+            step(scope, data, errors)
         return data, errors
-
-    def _run(self, rule: Rule, scope: Scope, data: dict[str, Any]) -> list[MappingError]:
-        try:
-            if rule.target.star is None:
-                return self._fill(rule, rule.target, _read(rule, scope.record, None), scope, data)
-            elements = max(count(scope.record, source) for source in rule.sources)
-            errors = []
-            for i in range(elements):
-                read = _read(rule, scope.record, i)
-                errors += self._fill(rule, rule.target.at(i), read, scope, data)
-            return errors
-        except NormalisationError as error:  # a container of the wrong type on the way
-            sources = " | ".join(source.text for source in rule.sources)
-            return [_error(error.code, error.message, rule.target, sources)]
-
-    def _fill(
-        self, rule: Rule, target: FieldPath, read: _Read, scope: Scope, data: dict[str, Any]
-    ) -> list[MappingError]:
-        if rule.transform.needs_source and not present(read.value):
-            handled = _absent(rule, target, read, data)
-            if handled is not None:
-                return handled
-        try:
-            value = rule.transform.apply(read.value, rule.args, scope)
-        except NormalisationError as error:
-            return [_error(error.code, error.message, target, read.source)]
-        except Exception as error:  # a guard: one odd record must not fail the whole job
-            message = f"{rule.transform.name} failed ({type(error).__name__})"
-            return [_error("transform_failed", message, target, read.source)]
-        if value is not None:
-            put(data, target.segments, value)
-        return []
-
-
-def _absent(
-    rule: Rule, target: FieldPath, read: _Read, data: dict[str, Any]
-) -> list[MappingError] | None:
-    """An absent source: the rule's default, a missing_source error when required, or nothing;
-    None when the transform fills absent values itself (a currency from the client's default)."""
-    if rule.default is not None:
-        put(data, target.segments, rule.default)
-        return []
-    if rule.transform.fills_absent:
-        return None
-    if rule.required:
-        return [_error("missing_source", "missing, and required", target, read.source)]
-    return []

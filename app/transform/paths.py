@@ -5,9 +5,9 @@ rules load, so mapping a record only walks tuples.
 """
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import pairwise
 from typing import Any
 
 from app.errors import render_path
@@ -79,6 +79,20 @@ def _not_a(walked: tuple[Segment, ...], kind: str, node: Any) -> NormalisationEr
 def get(document: Any, segments: tuple[Segment, ...]) -> Any:
     """The value at a star-free path, None where anything on the way is missing or null."""
     node = document
+    for part in segments:
+        if node is None:
+            return None
+        if isinstance(part, str) and isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(part, int) and isinstance(node, list):
+            node = node[part] if part < len(node) else None
+        else:
+            return _checked_get(document, segments)  # a wrong type on the way: say where
+    return node
+
+
+def _checked_get(document: Any, segments: tuple[Segment, ...]) -> Any:
+    node = document
     for position, part in enumerate(segments):
         node = _step(node, part, segments[:position])
     return node
@@ -100,13 +114,16 @@ def count(document: Any, path: FieldPath) -> int:
 def put(document: dict[str, Any], segments: tuple[Segment, ...], value: Any) -> None:
     """Set a value at a star-free path, creating objects and arrays on the way."""
     node: Any = document
-    for part, following in pairwise(segments):
-        empty: Any = [] if isinstance(following, int) else {}
-        node = _child(node, part, empty)
-    last = segments[-1]
-    if isinstance(last, int):
-        _grow(node, last)
-    node[last] = value
+    last = len(segments) - 1
+    for position, part in enumerate(segments):
+        if position == last:
+            break
+        following = segments[position + 1]
+        node = _child(node, part, [] if isinstance(following, int) else {})
+    part = segments[last]
+    if isinstance(part, int):
+        _grow(node, part)
+    node[part] = value
 
 
 def _child(node: Any, part: Segment, empty: Any) -> Any:
@@ -119,4 +136,58 @@ def _child(node: Any, part: Segment, empty: Any) -> Any:
 
 
 def _grow(array: list[Any], index: int) -> None:
-    array.extend([None] * (index + 1 - len(array)))
+    if index >= len(array):
+        array.extend([None] * (index + 1 - len(array)))
+
+
+Getter = Callable[[Any], Any]
+
+
+def getter(segments: tuple[Segment, ...]) -> Getter:
+    """`get` for one path, specialised for the common one- and two-name paths."""
+    if not segments:
+        return lambda node: node
+    if len(segments) == 1 and isinstance(segments[0], str):
+        key = segments[0]
+
+        def get_one(node: Any) -> Any:
+            return node.get(key) if isinstance(node, dict) else get(node, segments)
+
+        return get_one
+    if len(segments) == 2 and all(isinstance(part, str) for part in segments):
+        first, second = segments
+
+        def get_two(node: Any) -> Any:
+            if isinstance(node, dict):
+                child = node.get(first)
+                if isinstance(child, dict):
+                    return child.get(second)
+            return get(node, segments)
+
+        return get_two
+    return lambda node: get(node, segments)
+
+
+Putter = Callable[[dict[str, Any], Any], None]
+
+
+def putter(segments: tuple[Segment, ...]) -> Putter:
+    """`put` for one star-free path, specialised for one- and two-name paths."""
+    if len(segments) == 1 and isinstance(segments[0], str):
+        key = segments[0]
+
+        def put_one(document: dict[str, Any], value: Any) -> None:
+            document[key] = value
+
+        return put_one
+    if len(segments) == 2 and isinstance(segments[0], str) and isinstance(segments[1], str):
+        first, second = segments[0], segments[1]
+
+        def put_two(document: dict[str, Any], value: Any) -> None:
+            child = document.get(first)
+            if child is None:
+                child = document[first] = {}
+            child[second] = value
+
+        return put_two
+    return lambda document, value: put(document, segments, value)

@@ -96,3 +96,15 @@ async def test_migrations_produce_exactly_the_models(database_url):
     async with engine.connect() as connection:
         assert await connection.run_sync(diff) == []
     await engine.dispose()
+
+
+def test_the_migration_history_has_one_head():
+    """Branches made side by side are merged before they land (see 0019_merge)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from app.db.migrate import MIGRATIONS_DIR
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    assert len(ScriptDirectory.from_config(config).get_heads()) == 1

@@ -263,3 +263,59 @@ def test_clients_carry_the_defaults_raw_records_need(cli: Cli) -> None:
     )
     assert code == 1
     assert refused["error"]["code"] == "invalid_client_defaults", refused
+
+
+async def test_operator_keys_list_and_rotation_with_an_overlap(
+    cli: Cli, client_id: str, app: httpx.AsyncClient
+) -> None:
+    operator = await asyncio.to_thread(
+        cli.ok, "keys", "create", "--operator", "--mode", "live", "--json"
+    )
+    assert (operator["role"], operator["client_id"]) == ("operator", None)
+    assert "keys" in operator["scopes"]
+    listed = await asyncio.to_thread(cli.ok, "keys", "list", "--json")
+    assert [key["id"] for key in listed["keys"]] == [operator["id"]]
+    assert all("secret" not in key for key in listed["keys"])
+
+    reader = await asyncio.to_thread(
+        cli.ok,
+        "keys", "create", "--client", client_id, "--mode", "test",
+        "--scopes", "read", "--expires-in", "30d", "--json",
+    )  # fmt: skip
+    assert reader["scopes"] == ["read"] and reader["expires_at"]
+    rotated = await asyncio.to_thread(
+        cli.ok, "keys", "rotate", reader["id"], "--overlap", "1h", "--json"
+    )
+    assert rotated["scopes"] == ["read"] and rotated["expires_at"] == reader["expires_at"]
+    for secret in (reader["secret"], rotated["secret"]):
+        status, body = await viewer_status(app, secret)
+        assert status == 200, body
+
+    code, refused = cli.run("keys", "create", "--mode", "test", "--scopes", "keys", "--json")
+    assert code == 1 and refused["error"]["code"] == "invalid_key_role", refused
+
+
+def test_key_changes_made_with_the_cli_are_audited(cli: Cli, client_id: str) -> None:
+    created = cli.ok("keys", "create", "--client", client_id, "--mode", "test", "--json")
+    cli.ok("keys", "revoke", created["id"], "--json")
+
+    async def audit_rows() -> list[tuple[str, list[str]]]:
+        from sqlalchemy import select
+
+        from app.audit.models import AuditEvent
+        from app.db.engine import create_engine, create_session_factory
+
+        engine = create_engine(cli.database_url)
+        try:
+            async with create_session_factory(engine)() as session:
+                rows = await session.scalars(
+                    select(AuditEvent).where(AuditEvent.actor_role == "cli")
+                )
+                return [(row.operation, row.target_ids) for row in rows]
+        finally:
+            await engine.dispose()
+
+    rows = asyncio.run(audit_rows())
+    assert ("cli.keys.create", [client_id, created["id"]]) in rows
+    assert ("cli.keys.revoke", [created["id"], created["id"]]) in rows
+    assert created["secret"] not in str(rows)

@@ -57,6 +57,7 @@ def shopify_page() -> list[dict[str, Any]]:
     sibling.update(id=8072389472999, title="Linen Shirt (long sleeve)", handle="linen-shirt-ls")
     for number, variant in enumerate(sibling["variants"]):
         variant.update(id=44012345679900 + number, sku=f"LS-002-{number}", price="64.00")
+    sibling["variants"][0]["compare_at_price"] = "74.00"
     return [shirt, sibling, fixture("shopify_product_gift_card.json")]
 
 
@@ -151,13 +152,17 @@ async def test_without_a_client_currency_shopify_prices_are_not_guessed(gql, ser
 
 
 async def test_an_unsupported_platform_and_entity_is_a_payload_error(gql, services, tenant):
-    payload = await push_raw(gql, tenant, [{"Id": "01t000000000001AAA"}], platform="SALESFORCE")
+    record = {"Id": "0685g000001VersAAA", "Title": "Lookbook"}
+    payload = await push_raw(gql, tenant, [record], platform="SALESFORCE", entity="ASSET")
     assert payload["job"] is None
     [error] = payload["errors"]
     assert error["code"] == "unsupported_mapping"
     assert error["path"] == "platform"
-    assert "salesforce product" in error["message"]
+    assert "salesforce asset" in error["message"]
     assert "hubspot audience" in error["message"] and "shopify product" in error["message"]
+
+    custom = await push_raw(gql, tenant, [record], platform="CUSTOM", entity="PRODUCT")
+    assert custom["errors"][0]["code"] == "unsupported_mapping"
 
     wrong_entity = await push_raw(gql, tenant, shopify_page(), entity="CAMPAIGN")
     assert wrong_entity["errors"][0]["code"] == "unsupported_mapping"

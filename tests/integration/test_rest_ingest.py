@@ -223,16 +223,47 @@ async def test_more_records_than_one_call_takes_is_rejected_whole(api, services,
     assert await _count(services, StagedRecord) == 0
 
 
-async def test_native_platform_shapes_are_not_taken_here_yet(api, services, tenant):
+async def test_native_platform_shapes_are_mapped_with_the_platform_parameter(api, services, tenant):
+    native = {"id": 8072389472, "title": "Linen Shirt", "updated_at": "2026-11-01T10:00:00Z"}
     response = await api.post(
-        "/ingest/products?platform=shopify",
-        json={"records": [{"id": 8072389472, "title": "Linen Shirt"}]},
-        headers=tenant.headers,
+        "/ingest/products?platform=shopify", json={"records": [native]}, headers=tenant.headers
     )
-    assert response.status_code == 400
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+    await drain(services)
+    async with services.sessions() as session:
+        job = await session.get(IngestJob, job_id)
+    assert job is not None and job.source_platform == "shopify" and job.door == "rest"
+    # The same key with the same records in the standard shape is another request.
+    headers = {**tenant.headers, "Idempotency-Key": "native-1"}
+    first = await api.post(
+        "/ingest/products?platform=shopify", json={"records": [native]}, headers=headers
+    )
+    standard = await api.post("/ingest/products", json={"records": [native]}, headers=headers)
+    assert first.status_code == 202
+    assert standard.status_code == 409
+    await drain(services)
+
+
+@pytest.mark.parametrize(
+    ("query", "code", "param"),
+    [
+        ("platform=magento", "unsupported_mapping", "platform"),
+        ("platform=SHOPIFY", "unsupported_mapping", "platform"),
+        ("platform=", "unsupported_mapping", "platform"),
+        ("source=shopify", "unsupported_parameter", "source"),
+    ],
+)
+async def test_a_bad_query_parameter_is_a_400_naming_it(api, services, tenant, query, code, param):
+    response = await api.post(
+        f"/ingest/products?{query}", json={"records": [{"id": 1}]}, headers=tenant.headers
+    )
+    assert response.status_code == 400, response.text
     error = response.json()["error"]
-    assert error["code"] == "unsupported_parameter"
-    assert error["param"] == "platform"
+    assert error["code"] == code
+    assert error["param"] == param
+    if code == "unsupported_mapping":
+        assert "hubspot audience" in error["message"] and "shopify product" in error["message"]
     assert await _count(services, IngestJob) == 0
 
 
@@ -314,9 +345,7 @@ async def test_an_invalid_key_gets_the_same_401_as_on_graphql(api, gql, services
         await tenancy.revoke_key(session, tenant.key_id)
     revoked = await api.get("/jobs", headers=tenant.headers)
     assert revoked.status_code == 401
-    assert revoked.json()["error"]["message"] == (
-        "The API key is not valid: it is unknown or has been revoked."
-    )
+    assert revoked.json()["error"]["message"] == "The API key has been revoked."
     assert await _count(services, IngestJob) == 0
 
 

@@ -15,9 +15,11 @@ from google.auth.credentials import AnonymousCredentials
 from googleapiclient.discovery import Resource
 from googleapiclient.errors import HttpError
 from googleapiclient.http import MediaIoBaseUpload
+from sqlalchemy import select
 
 from app.integrations.drive import BearerKey, sandbox_service
 from app.sandbox.drive.errors import InvalidQuery
+from app.sandbox.drive.models import DriveFile
 from app.sandbox.drive.query import FieldIs, HasAppProperty, InParents, Trashed, parse_query
 from app.settings import Settings
 from tests.conftest import create_tenant, make_settings
@@ -253,3 +255,59 @@ def test_the_query_subset_reads_drive_syntax():
     for unsupported in ("fullText contains 'x'", "name = 'a' or name = 'b'", "not trashed", "name"):
         with pytest.raises(InvalidQuery):
             parse_query(unsupported)
+
+
+def _replace_content(base_url: str, key: str) -> tuple[str, list[bytes]]:
+    service = drive(base_url, key)
+    files = service.files()
+    first = os.urandom(50_000)
+    created = files.create(
+        body={"name": "hero.png", "appProperties": {"v": "1"}},
+        media_body=MediaIoBaseUpload(io.BytesIO(first), mimetype="image/png"),
+        fields="id, size",
+    ).execute()
+    contents = [first]
+
+    second = os.urandom(60_000)
+    updated = files.update(
+        fileId=created["id"],
+        body={"appProperties": {"v": "2"}},
+        media_body=MediaIoBaseUpload(io.BytesIO(second), mimetype="image/png"),
+        fields="*",
+    ).execute()
+    assert updated["id"] == created["id"] and updated["size"] == str(len(second))
+    assert updated["md5Checksum"] == hashlib.md5(second).hexdigest()
+    assert updated["appProperties"] == {"v": "2"} and updated["name"] == "hero.png"
+    contents.append(second)
+
+    third = os.urandom(CHUNK * 2 + 10)
+    media = MediaIoBaseUpload(
+        io.BytesIO(third), mimetype="image/webp", chunksize=CHUNK, resumable=True
+    )
+    request = files.update(fileId=created["id"], body={}, media_body=media)
+    response = None
+    while response is None:
+        _, response = request.next_chunk()
+    assert response["id"] == created["id"] and response["mimeType"] == "image/webp"
+    contents.append(third)
+    assert files.get_media(fileId=created["id"]).execute() == third
+    assert status_of(
+        files.update(
+            fileId="1missing",
+            body={},
+            media_body=MediaIoBaseUpload(io.BytesIO(b"x"), mimetype="image/png"),
+        )
+    ) == (404, "notFound")
+    return created["id"], contents
+
+
+async def test_new_content_replaces_a_files_bytes_and_keeps_its_id(live_gateway, services):
+    tenant = await create_tenant(services)
+
+    file_id, _ = await asyncio.to_thread(_replace_content, live_gateway.url, tenant.secret)
+
+    blob_dir = services.settings.sandbox_blob_dir / tenant.client_id
+    assert len(list(blob_dir.iterdir())) == 1  # the replaced contents are gone from disk
+    async with services.sessions() as session:
+        (row,) = (await session.scalars(select(DriveFile).where(DriveFile.id == file_id))).all()
+    assert row.size == CHUNK * 2 + 10

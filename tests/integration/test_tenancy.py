@@ -67,9 +67,8 @@ async def test_keys_that_are_unknown_malformed_or_revoked_get_401(gql, services,
         await tenancy.revoke_key(session, tenant.key_id)
     revoked = await gql.raw("{ viewer { mode } }", key=tenant.secret)
     assert revoked.status_code == 401
-    assert revoked.json()["error"]["message"] == (
-        "The API key is not valid: it is unknown or has been revoked."
-    )
+    # Only the holder of the whole secret learns that it was revoked rather than unknown.
+    assert revoked.json()["error"]["message"] == "The API key has been revoked."
 
 
 async def test_a_missing_key_gets_401_but_introspection_works(gql):
@@ -87,3 +86,10 @@ async def test_a_non_bearer_authorization_header_is_rejected(api):
     )
     assert response.status_code == 401
     assert "Bearer" in response.json()["error"]["message"]
+
+
+async def test_an_empty_selection_set_is_a_validation_error_not_a_crash(gql, tenant):
+    response = await gql.raw("{ jobs { nodes { } } }", key=tenant.secret)
+    body = response.json()
+    assert body.get("data") is None
+    assert body["errors"][0]["message"] == "A selection set is empty: select at least one field."

@@ -13,6 +13,8 @@ from strawberry.litestar import make_graphql_controller
 from app.api.graphql.context import graphql_context
 from app.api.graphql.schema import schema
 from app.api.rest.errors import error_body
+from app.ratelimit.http import RateLimitHeadersMiddleware, remember
+from app.ratelimit.service import rate_limited
 
 GRAPHIQL_PAGE = "graphiql.html"
 
@@ -27,6 +29,8 @@ def make_controller(portal_dist: Path, sandbox_enabled: bool) -> type[Controller
     )
 
     class GraphQLController(base):  # type: ignore[valid-type,misc]
+        middleware = [RateLimitHeadersMiddleware]
+
         def decode_json(self, data: str | bytes) -> object:
             try:
                 return orjson.loads(data)
@@ -39,6 +43,9 @@ def make_controller(portal_dist: Path, sandbox_enabled: bool) -> type[Controller
         async def execute_request(
             self, request: Request[Any, Any, Any], context: Any, root_value: Any
         ) -> Response[Any]:
+            refused = await _rate_limit(request, context)
+            if refused is not None:
+                return refused
             try:
                 return await self.run(request, context=context, root_value=root_value)  # type: ignore[no-any-return]
             except HTTPException as error:
@@ -64,3 +71,28 @@ def make_controller(portal_dist: Path, sandbox_enabled: bool) -> type[Controller
             return Response(page.read_text(), media_type=MediaType.HTML)
 
     return GraphQLController
+
+
+async def _rate_limit(request: Request[Any, Any, Any], context: Any) -> Response[Any] | None:
+    """A keyed request takes a token from its key's bucket (the one REST calls share); without
+    one it gets a GraphQL error, `rate_limited`, with the bucket's numbers in `extensions`."""
+    principal = getattr(context, "principal", None)
+    if principal is None:
+        return None
+    decision = await context.services.rate_limiter.take_api(principal)
+    remember(request.scope, decision)
+    if decision is None or decision.allowed:
+        return None
+    error = rate_limited(decision)
+    extensions = {
+        "code": error.code,
+        "limit": decision.limit,
+        "remaining": decision.remaining,
+        "reset": decision.reset_seconds,
+        "retryAfter": decision.retry_after_seconds,
+    }
+    return Response(
+        {"errors": [{"message": error.message, "extensions": extensions}]},
+        status_code=429,
+        media_type=MediaType.JSON,
+    )

@@ -1,17 +1,25 @@
 """The GraphQL API: queries and mutations call services; nothing else happens here."""
 
-from datetime import datetime
+from datetime import date, datetime
 from functools import partial
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
-from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
+from strawberry.extensions import MaxAliasesLimiter
 from strawberry.permission import BasePermission
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
+from app.api.graphql.ams import AmsSync, ams_sync_of
+from app.api.graphql.audit import AuditMutations, AuditQuery
+from app.api.graphql.depth import depth_limit
 from app.api.graphql.errors import DomainErrors
-from app.api.graphql.permissions import IsAuthenticated
+from app.api.graphql.events import EventsMutation, EventsQuery
+from app.api.graphql.keys import KeysMutation, KeysQuery
+from app.api.graphql.partner_reports import PartnerReportsMutation, PartnerReportsQuery
+from app.api.graphql.permissions import allowed
+from app.api.graphql.quarantine import QuarantineMutation, QuarantineQuery
+from app.api.graphql.request_limits import ConfiguredMaxTokens, LiveIntrospectionOff
 from app.api.graphql.scalars import (
     SCALARS,
     AssetRecord,
@@ -34,6 +42,13 @@ from app.api.graphql.types import (
     UserError,
     job_counters,
 )
+from app.api.graphql.usage import UsageCount, UsageQuery, usage_counts
+from app.api.graphql.validation_rules import (
+    ValidationRuleSet,
+    ValidationRulesMutation,
+    validation_rule_sets,
+)
+from app.api.graphql.webhooks import WebhooksMutation, WebhooksQuery
 from app.contracts.entities import Entity
 from app.contracts.fields import SourcePlatform
 from app.db.engine import reading
@@ -44,10 +59,13 @@ from app.jobs import service as jobs
 from app.jobs.models import Door, JobStatus
 from app.provisioning import service as provisioning
 from app.records import service as records
+from app.tenancy import policy
 from app.tenancy import service as tenancy
 from app.tenancy.models import KeyMode, Principal, Tenant
 
-AUTHENTICATED: list[type[BasePermission]] = [IsAuthenticated]
+INGESTING: list[type[BasePermission]] = [allowed(policy.INGEST)]
+READING: list[type[BasePermission]] = [allowed(policy.READ)]
+ADMINISTERING: list[type[BasePermission]] = [allowed(policy.ADMIN)]
 
 
 def _principal(info: Info) -> Principal:
@@ -133,6 +151,13 @@ class Viewer:
     api_key: ApiKeyInfo
     mode: KeyMode = strawberry.field(description="TEST data is kept apart from LIVE data.")
 
+    @strawberry.field(description="Metered usage per UTC day, from and to inclusive.")
+    async def usage(
+        self, info: Info, from_: Annotated[date, strawberry.argument(name="from")], to: date
+    ) -> list[UsageCount]:
+        tenant = _principal(info).tenant
+        return await usage_counts(info, tenant.client_id, tenant.livemode, from_, to)
+
     @strawberry.field(description="Where this client is in onboarding, and since when.")
     async def onboarding(self, info: Info) -> Onboarding:
         row = await provisioning.find_provisioning(info.context.services, _principal(info).tenant)
@@ -147,6 +172,20 @@ class Viewer:
         if row is None or row.config is None:
             return None
         return JSONObject(row.config)
+
+    @strawberry.field(
+        description="How the client's records reach its AMS: the last sync per entity with its "
+        "counts, and each record's state there (rejections with Airtable's error)."
+    )
+    async def ams_sync(self, info: Info) -> AmsSync:
+        return await ams_sync_of(info, _principal(info).tenant)
+
+    @strawberry.field(
+        description="The validation rules per entity: the client's own (with their version) "
+        "and the built-in ones."
+    )
+    async def validation_rules(self, info: Info) -> list[ValidationRuleSet]:
+        return await validation_rule_sets(info)
 
 
 @strawberry.type(description="The answer to an ingest call.")
@@ -225,35 +264,35 @@ async def _ingest(
 @strawberry.type
 class CoreMutation:
     @strawberry.mutation(
-        permission_classes=AUTHENTICATED,
+        permission_classes=INGESTING,
         description="Push product records; returns the job at once.",
     )
     async def ingest_products(self, info: Info, input: IngestProductsInput) -> IngestPayload:  # type: ignore[valid-type]
         return await _ingest(info, Entity.PRODUCT, input)
 
     @strawberry.mutation(
-        permission_classes=AUTHENTICATED,
+        permission_classes=INGESTING,
         description="Push asset (media) records; returns the job at once.",
     )
     async def ingest_assets(self, info: Info, input: IngestAssetsInput) -> IngestPayload:  # type: ignore[valid-type]
         return await _ingest(info, Entity.ASSET, input)
 
     @strawberry.mutation(
-        permission_classes=AUTHENTICATED,
+        permission_classes=INGESTING,
         description="Push campaign records; returns the job at once.",
     )
     async def ingest_campaigns(self, info: Info, input: IngestCampaignsInput) -> IngestPayload:  # type: ignore[valid-type]
         return await _ingest(info, Entity.CAMPAIGN, input)
 
     @strawberry.mutation(
-        permission_classes=AUTHENTICATED,
+        permission_classes=INGESTING,
         description="Push audience (contact) records; returns the job at once.",
     )
     async def ingest_audience(self, info: Info, input: IngestAudienceInput) -> IngestPayload:  # type: ignore[valid-type]
         return await _ingest(info, Entity.AUDIENCE, input)
 
     @strawberry.mutation(
-        permission_classes=AUTHENTICATED,
+        permission_classes=INGESTING,
         description="Push records in a platform's own shape (e.g. a Shopify products page); "
         "they are mapped to the standard schema, then validated. Returns the job at once.",
     )
@@ -262,7 +301,7 @@ class CoreMutation:
 
     # Operators provisioning any client come with operator roles (issue 6).
     @strawberry.mutation(
-        permission_classes=AUTHENTICATED,
+        permission_classes=ADMINISTERING,
         description="Provision the calling client's AMS (test keys: the sandbox): the Airtable "
         "base from the template, the Drive folder tree and the AMS config. Idempotent and "
         "resumable: calling it again finishes what stopped half-way and creates nothing twice. "
@@ -287,11 +326,11 @@ class CoreMutation:
 
 @strawberry.type
 class CoreQuery:
-    @strawberry.field(permission_classes=AUTHENTICATED, description="The calling client and key.")
+    @strawberry.field(permission_classes=READING, description="The calling client and key.")
     async def viewer(self, info: Info) -> Viewer:
         principal = _principal(info)
         async with reading(info.context.services.sessions) as session:
-            client = await tenancy.get_client(session, principal.client_id)
+            client = await tenancy.get_client(session, principal.tenant.client_id)
             key = await tenancy.get_key(session, principal.key_id)
         return Viewer(
             client=Client(
@@ -302,7 +341,7 @@ class CoreQuery:
         )
 
     @strawberry.field(
-        permission_classes=AUTHENTICATED,
+        permission_classes=READING,
         description="One job of the calling client; null when there is no such job.",
     )
     async def job(self, info: Info, id: strawberry.ID) -> Job | None:
@@ -313,7 +352,7 @@ class CoreQuery:
                 return None
         return Job.from_row(found)
 
-    @strawberry.field(permission_classes=AUTHENTICATED, description="Jobs, newest first.")
+    @strawberry.field(permission_classes=READING, description="Jobs, newest first.")
     async def jobs(
         self,
         info: Info,
@@ -332,7 +371,7 @@ class CoreQuery:
         )
 
     @strawberry.field(
-        permission_classes=AUTHENTICATED,
+        permission_classes=READING,
         description="Stored canonical records, to check what arrived.",
     )
     async def records(
@@ -358,6 +397,13 @@ class CoreQuery:
 @strawberry.type
 class Query(
     CoreQuery,
+    KeysQuery,
+    UsageQuery,
+    PartnerReportsQuery,
+    AuditQuery,
+    WebhooksQuery,
+    EventsQuery,
+    QuarantineQuery,
 ):
     pass
 
@@ -365,6 +411,12 @@ class Query(
 @strawberry.type
 class Mutation(
     CoreMutation,
+    KeysMutation,
+    PartnerReportsMutation,
+    WebhooksMutation,
+    EventsMutation,
+    QuarantineMutation,
+    ValidationRulesMutation,
 ):
     pass
 
@@ -380,7 +432,10 @@ schema = GatewaySchema(
     config=StrawberryConfig(scalar_map=SCALARS),
     extensions=[
         DomainErrors,
-        partial(QueryDepthLimiter, max_depth=12),
+        AuditMutations,
+        depth_limit(max_depth=12),
         partial(MaxAliasesLimiter, max_alias_count=30),
+        ConfiguredMaxTokens,
+        LiveIntrospectionOff,
     ],
 )

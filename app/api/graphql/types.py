@@ -66,6 +66,9 @@ class RecordError:
     code: str
     message: str
     path: str = strawberry.field(description="Field path from the request, e.g. records[3].name.")
+    rule_id: str | None = strawberry.field(
+        description="The validation rule that failed, when one did (see viewer.validationRules)."
+    )
 
     @classmethod
     def from_row(cls, row: RecordErrorRow) -> "RecordError":
@@ -75,6 +78,7 @@ class RecordError:
             code=row.code,
             message=row.message,
             path=request_path(row),
+            rule_id=row.rule_id,
         )
 
 

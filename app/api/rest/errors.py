@@ -40,6 +40,9 @@ _STATUS_OF_KIND = {
     "permission": 403,
     "not_found": 404,
     "conflict": 409,
+    "too_large": 413,
+    "unsupported_media_type": 415,
+    "rate_limited": 429,
     "configuration": 503,  # the operator must set something up; the caller can retry later
 }
 
@@ -73,7 +76,9 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
     message = exc.detail
     if status == 413:
         message = "The request body is larger than this gateway accepts; split the batch."
-    headers = {"WWW-Authenticate": 'Bearer realm="gateway"'} if status == 401 else None
+    headers = dict(exc.headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="gateway"'
     return Response(
         error_body(request, status, code, message),
         status_code=status,

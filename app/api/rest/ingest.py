@@ -1,6 +1,7 @@
 """POST /ingest/{products,assets,campaigns,audience}: the REST door to the same `submit_ingest`
 GraphQL's ingest mutations call. Authenticate, read the envelope, call the service, map errors."""
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 import orjson
@@ -12,18 +13,42 @@ from litestar.openapi import ResponseSpec
 from app.api.rest import openapi
 from app.api.rest.schemas import ERRORS_ON_JOB, JobDetail, job_detail
 from app.contracts.entities import Entity
+from app.contracts.fields import SourcePlatform
 from app.db.engine import reading
 from app.errors import FieldError, GatewayError
-from app.ingest.service import MAX_IDEMPOTENCY_KEY_LENGTH, IngestRequest, submit_ingest
+from app.ingest.bulk import NDJSON_MEDIA_TYPE, import_ndjson
+from app.ingest.service import (
+    MAX_IDEMPOTENCY_KEY_LENGTH,
+    IngestAccepted,
+    IngestRequest,
+    submit_ingest,
+    unsupported_mapping,
+)
+from app.ingest.streams import UploadInterrupted, body_too_large, content_encoding, decoded_chunks
 from app.jobs import service as jobs
 from app.jobs.models import Door
 from app.services import Services
 from app.tenancy.models import Principal
+from app.transform.loader import mappings
 
+JSON_MEDIA_TYPE = "application/json"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 _GRAPHQL_KEY_FIELD = "idempotencyKey"
 
+PLATFORM_PARAMETER = "platform"
+PlatformParameter = Annotated[
+    str | None,
+    openapi.optional_string(
+        "The platform whose native shape the records are in (e.g. a Shopify products.json "
+        "page); they are mapped to the standard schema by the platform's mapping rules, exactly "
+        "as GraphQL's ingestRaw does. Without it, records are in the standard schema v1 shape. "
+        "A platform with no mapping for this entity is a 400 `unsupported_mapping` listing the "
+        "supported pairs.",
+        query=PLATFORM_PARAMETER,
+        enum=[platform.value for platform in SourcePlatform],
+    ),
+]
 IdempotencyKey = Annotated[
     str | None,
     openapi.optional_string(
@@ -37,29 +62,46 @@ IdempotencyKey = Annotated[
 ]
 
 
-def envelope_records(request: Request[Any, Any, Any], body: bytes) -> list[Any]:
-    """The `records` of a `{"records": [...]}` body; anything else is a 400 naming the problem.
-    The body is read only after authentication (the handler's dependencies) succeeded."""
-    if request.query_params:
-        name = next(iter(request.query_params))
-        message = (
-            "Platform-native records (?platform=) are not accepted on this endpoint yet: send "
-            "records in the standard schema v1 shape."
-            if name == "platform"
-            else f"Unknown query parameter {name!r}: this endpoint takes none."
-        )
-        raise GatewayError(
-            "unsupported_parameter",
-            message,
-            errors=[FieldError("unsupported_parameter", message, (name,))],
-        )
-    media_type = request.headers.get("content-type", "application/json").split(";")[0]
-    if media_type.strip().lower() != "application/json":
+def requested_platform(
+    request: Request[Any, Any, Any], entity: Entity, value: str | None
+) -> SourcePlatform | None:
+    """`?platform=` names the native shape the records are in (mapped as ingestRaw maps them);
+    without it they are standard records. A platform with no mapping for this entity, and any
+    other query parameter, is a 400 naming it."""
+    for name in request.query_params:
+        if name != PLATFORM_PARAMETER:
+            message = f"Unknown query parameter {name!r}: this endpoint takes only 'platform'."
+            raise GatewayError(
+                "unsupported_parameter",
+                message,
+                errors=[FieldError("unsupported_parameter", message, (name,))],
+            )
+    if value is None:
+        return None
+    try:
+        platform = SourcePlatform(value)
+    except ValueError:
+        raise unsupported_mapping(value, entity) from None
+    if (platform, entity) not in mappings():
+        raise unsupported_mapping(platform.value, entity)
+    return platform
+
+
+def body_media_type(request: Request[Any, Any, Any]) -> str:
+    """JSON (`{"records": [...]}`) or an NDJSON stream; anything else is a 415."""
+    media_type = request.headers.get("content-type", JSON_MEDIA_TYPE).split(";")[0].strip().lower()
+    if media_type not in (JSON_MEDIA_TYPE, NDJSON_MEDIA_TYPE):
         raise HTTPException(
             status_code=415,
-            detail=f"Send the records as application/json, not {media_type.strip() or 'nothing'}.",
+            detail=f'Send the records as {JSON_MEDIA_TYPE} ({{"records": [...]}}) or as '
+            f"{NDJSON_MEDIA_TYPE} (one record per line), not {media_type or 'nothing'}.",
             extra={"code": "unsupported_media_type"},
         )
+    return media_type
+
+
+def envelope_records(body: bytes) -> list[Any]:
+    """The `records` of a `{"records": [...]}` body; anything else is a 400 naming the problem."""
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as error:
@@ -92,6 +134,29 @@ def envelope_records(request: Request[Any, Any, Any], body: bytes) -> list[Any]:
     return records
 
 
+async def accept(
+    request: Request[Any, Any, Any],
+    services: Services,
+    principal: Principal,
+    ingest_request: IngestRequest,
+) -> IngestAccepted:
+    """The body is read (bounded, gzip decoded) only once authentication has succeeded; an NDJSON
+    stream goes to the bulk import, a JSON envelope to the one ingest service."""
+    settings = services.settings
+    media_type = body_media_type(request)
+    encoding = content_encoding(request.headers)
+    bulk = media_type == NDJSON_MEDIA_TYPE
+    limit = settings.max_bulk_body_bytes if bulk else settings.max_body_bytes
+    announced = request.headers.get("content-length", "")
+    if announced.isdigit() and int(announced) > limit:
+        raise body_too_large(limit)
+    body = decoded_chunks(request.receive, encoding, limit, settings.upload_idle_timeout_seconds)
+    if bulk:
+        return await import_ndjson(services, principal, ingest_request, body)
+    records = envelope_records(b"".join([chunk async for chunk in body]))
+    return await submit_ingest(services, principal, replace(ingest_request, records=records))
+
+
 def _envelope_error(code: str, message: str) -> GatewayError:
     return GatewayError("invalid_envelope", message, errors=[FieldError(code, message, ())])
 
@@ -119,18 +184,26 @@ def _ingest_handler(entity: Entity) -> HTTPRouteHandler:
         services: Services,
         principal: Principal,
         idempotency_key: IdempotencyKey = None,
+        platform: PlatformParameter = None,
     ) -> Response[JobDetail]:
         ingest_request = IngestRequest(
             entity=entity,
-            records=envelope_records(request, await request.body()),
+            records=[],
             idempotency_key=idempotency_key,
             door=Door.REST,
             request_id=request.scope["state"].get("request_id"),
+            source_platform=requested_platform(request, entity, platform),
         )
         try:
-            accepted = await submit_ingest(services, principal, ingest_request)
+            accepted = await accept(request, services, principal, ingest_request)
         except GatewayError as error:
             raise _in_rest_terms(error) from None
+        except UploadInterrupted as interrupted:  # the failed job says so too
+            raise HTTPException(
+                status_code=400,
+                detail=f"The upload was interrupted ({interrupted.reason}); its job was failed.",
+                extra={"code": "upload_interrupted"},
+            ) from None
         async with reading(services.sessions) as session:
             errors = await jobs.list_record_errors(
                 session, principal.tenant, accepted.job.id, ERRORS_ON_JOB, None
@@ -157,7 +230,15 @@ def _ingest_handler(entity: Entity) -> HTTPRouteHandler:
             f"(`/contracts/{entity.value}.schema.json`) and answers at once with the queued job "
             "(202, `Location: /jobs/{id}`). Records are validated by the worker, each on its own: "
             "follow the job at GET /jobs/{id} for counters and record errors. With an "
-            f"`{IDEMPOTENCY_HEADER}`, a retry of the same body returns the first job (200)."
+            f"`{IDEMPOTENCY_HEADER}`, a retry of the same body returns the first job (200). "
+            "With `?platform=`, the records are in that platform's native shape.\n\n"
+            f"**Bulk import**: send `Content-Type: {NDJSON_MEDIA_TYPE}`, one record per line, "
+            "for up to a million records in one job. The stream is stored as it arrives (the "
+            "job's `received` grows meanwhile) and the job is queued when it ends; a line that "
+            "cannot be read is a record error with its line number, its neighbours are kept. A "
+            "stream that does not end (the connection drops, a limit is crossed) fails its job "
+            "with the last line read and processes none of it; retry the whole stream, with the "
+            "same Idempotency-Key if you sent one."
         ),
         response_description="The job was created and queued.",
         responses={

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+import orjson
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.spec import (
     Components,
@@ -33,6 +34,8 @@ SECURITY_SCHEME = "apiKey"
 SECURITY: list[dict[str, list[str]]] = [{SECURITY_SCHEME: []}]
 UNDOCUMENTED_PREFIXES = ("/sandbox", "/graphql", "/portal", "/health", "/schema")
 DEFAULT_MAX_RECORDS: int = Settings.model_fields["max_records_per_call"].default
+DEFAULT_MAX_BULK_RECORDS: int = Settings.model_fields["max_bulk_records"].default
+DEFAULT_MAX_RECORD_BYTES: int = Settings.model_fields["max_record_bytes"].default
 INGEST_PATHS = {
     Entity.PRODUCT: "products",
     Entity.ASSET: "assets",
@@ -135,6 +138,64 @@ REQUEST_ID_HEADER = _header("The request id: echoed when the call sent a valid o
 LOCATION_HEADER = _header("Where to follow the job: /jobs/{id}.")
 REPLAYED_HEADER = _header("`true` when an Idempotency-Key replay returned the original job.")
 WWW_AUTHENTICATE_HEADER = _header('`Bearer realm="gateway"`.')
+RATE_LIMIT_HEADERS = {
+    "RateLimit-Limit": _header(
+        "Requests this API key may make at once (its token bucket's size). REST and GraphQL "
+        "calls share one bucket per key; the default is set by GATEWAY_RATE_LIMIT_BURST and a "
+        "client may have its own."
+    ),
+    "RateLimit-Remaining": _header("Requests this key may still make right now."),
+    "RateLimit-Reset": _header("Seconds until the bucket is full again."),
+}
+RETRY_AFTER_HEADER = _header("Seconds until this key may make its next request.")
+_RATE_LIMITED = "Too many requests for this API key: 200 at once, refilled over time. Retry in 1 s."
+
+
+def error_media(examples: dict[str, dict[str, Any]]) -> dict[str, OpenAPIMediaType]:
+    return {
+        "application/json": OpenAPIMediaType(
+            schema=Reference(ref="#/components/schemas/ErrorResponse"),
+            examples=_examples(examples),
+        )
+    }
+
+
+def _rate_limited_response() -> OpenAPIResponse:
+    example = error_example("rate_limited", "rate_limited", _RATE_LIMITED)
+    return OpenAPIResponse(
+        description="This API key has used up its requests for now: retry after `Retry-After` "
+        "seconds. Nothing was done.",
+        content=error_media({"rate_limited": example}),
+    )
+
+
+_NO_SCOPE = "This operation needs a key with the 'ingest' scope."
+_CLIENT_REQUIRED = (
+    "Operator keys act on one client per request: name it with the 'Gateway-Client' header (cli_…)."
+)
+
+
+def _forbidden_response() -> OpenAPIResponse:
+    return OpenAPIResponse(
+        description="The key lacks the scope this operation needs (`insufficient_scope`), or a "
+        "client key named another client in `Gateway-Client` (`client_mismatch`).",
+        content=error_media(
+            {"insufficient_scope": error_example("permission", "insufficient_scope", _NO_SCOPE)}
+        ),
+    )
+
+
+def _client_required_response() -> OpenAPIResponse:
+    return OpenAPIResponse(
+        description="An operator key named no client (`client_required`).",
+        content=error_media(
+            {
+                "client_required": error_example(
+                    "invalid_request", "client_required", _CLIENT_REQUIRED
+                )
+            }
+        ),
+    )
 
 
 def documented(
@@ -153,6 +214,15 @@ def documented(
             if request_body is not None:
                 self.request_body = request_body
             responses = self.responses or {}
+            keyed = "401" in responses  # authenticated by key, so rate limited by key
+            if keyed:
+                responses["403"] = _forbidden_response()
+                bad_request = responses.get("400")
+                if not isinstance(bad_request, OpenAPIResponse) or _is_litestar_validation_error(
+                    bad_request
+                ):
+                    responses["400"] = _client_required_response()
+                responses["429"] = _rate_limited_response()
             for status, response in list(responses.items()):
                 if isinstance(response, Reference):
                     continue
@@ -162,6 +232,10 @@ def documented(
                 extra = {"X-Request-ID": REQUEST_ID_HEADER} | (headers or {}).get(status, {})
                 if status == "401":
                     extra["WWW-Authenticate"] = WWW_AUTHENTICATE_HEADER
+                if keyed and status != "401":
+                    extra |= RATE_LIMIT_HEADERS
+                if status == "429":
+                    extra["Retry-After"] = RETRY_AFTER_HEADER
                 response.headers = {**(response.headers or {}), **extra}
                 named = (examples or {}).get(status)
                 for media in (response.content or {}).values():
@@ -189,10 +263,32 @@ def _is_litestar_validation_error(response: OpenAPIResponse) -> bool:
 
 
 def ingest_request_body(entity: Entity) -> RequestBody:
+    example = orjson.dumps(EXAMPLES[entity]).decode()
     return RequestBody(
         required=True,
-        description=f'`{{"records": [...]}}` with {entity.value} records (application/json).',
-        content={"application/json": OpenAPIMediaType(schema=_ingest_request_schema(entity))},
+        description=f'`{{"records": [...]}}` with {entity.value} records (application/json), or a '
+        "bulk import: one record per line (application/x-ndjson). Either may be gzip-compressed "
+        "(`Content-Encoding: gzip`; the limits apply to the decompressed size).",
+        content={
+            "application/json": OpenAPIMediaType(schema=_ingest_request_schema(entity)),
+            "application/x-ndjson": OpenAPIMediaType(
+                schema=Schema(
+                    type=OpenAPIType.STRING,
+                    description=f"One {entity.value} record (a JSON object, standard schema v1 "
+                    "or the `platform`'s native shape) per line, UTF-8, lines ending in \\n. "
+                    f"Up to {DEFAULT_MAX_BULK_RECORDS:,} records and {DEFAULT_MAX_RECORD_BYTES:,} "
+                    "bytes per line by default; blank lines are skipped. The stream is stored as "
+                    "it arrives: a line that cannot be read (not JSON, too long, a repeated key, "
+                    "cut off at the end) is a record error whose index is its line number - 1.",
+                ),
+                examples={
+                    "two_records": Example(
+                        summary="two records",
+                        value=f"{example}\n{example}\n",
+                    )
+                },
+            ),
+        },
     )
 
 
@@ -219,10 +315,13 @@ def error_response(description: str, **examples: dict[str, Any]) -> ResponseSpec
     )
 
 
-def optional_string(description: str, header: str | None = None, **schema: Any) -> ParameterKwarg:
+def optional_string(
+    description: str, header: str | None = None, query: str | None = None, **schema: Any
+) -> ParameterKwarg:
     """A query or header parameter that may be left out (never null: HTTP has no null)."""
     parameter: ParameterKwarg = Parameter(
         header=header,
+        query=query,
         description=description,
         required=False,
         schema_extra={"oneOf": None, "type": OpenAPIType.STRING, **schema},
@@ -286,11 +385,24 @@ BAD_PAGE = error_response(
     ),
 )
 _EMPTY = "records must hold at least one record."
+_TOO_LARGE = (
+    "The request body is larger than this endpoint accepts (33,554,432 bytes); split it into "
+    "smaller requests."
+)
+_BAD_ENCODING = (
+    "Content-Encoding 'br' is not supported: send the body uncompressed or gzip-compressed "
+    "(Content-Encoding: gzip)."
+)
+_NO_MAPPING = (
+    "No mapping for woocommerce campaign records. Supported: hubspot audience, shopify product. "
+    "Map the records to the standard schema and use the entity's ingest call instead."
+)
 INGEST_ERRORS: dict[int, ResponseSpec] = {
     400: error_response(
         "The request as a whole was rejected (nothing was stored): the body is not "
         '`{"records": [...]}` with 1 to the maximum records, the Idempotency-Key is not 1 to 255 '
-        "characters, or an unsupported query parameter was sent.",
+        "characters, `?platform=` names a platform with no mapping for this entity, or an "
+        "unknown query parameter was sent.",
         empty_records=error_example(
             "invalid_request",
             "invalid_envelope",
@@ -311,19 +423,12 @@ INGEST_ERRORS: dict[int, ResponseSpec] = {
                 }
             ],
         ),
-        unsupported_parameter=error_example(
+        unsupported_mapping=error_example(
             "invalid_request",
-            "unsupported_parameter",
-            "Platform-native records (?platform=) are not accepted on this endpoint yet.",
+            "unsupported_mapping",
+            _NO_MAPPING,
             param="platform",
-            errors=[
-                {
-                    "code": "unsupported_parameter",
-                    "message": "Platform-native records (?platform=) are not accepted on this "
-                    "endpoint yet.",
-                    "path": "platform",
-                }
-            ],
+            errors=[{"code": "unsupported_mapping", "message": _NO_MAPPING, "path": "platform"}],
         ),
     ),
     401: UNAUTHORIZED,
@@ -345,19 +450,36 @@ INGEST_ERRORS: dict[int, ResponseSpec] = {
         ),
     ),
     413: error_response(
-        "The body is larger than the gateway accepts.",
+        "The body (decompressed, when gzip) is larger than the gateway accepts: JSON bodies and "
+        "NDJSON streams have separate limits. A stream refused part-way fails its job.",
         body_too_large=error_example(
             "invalid_request",
             "body_too_large",
-            "The request body is larger than this gateway accepts; split the batch.",
+            _TOO_LARGE,
+            errors=[{"code": "body_too_large", "message": _TOO_LARGE, "path": ""}],
         ),
     ),
     415: error_response(
-        "The body is not application/json.",
+        "The body is neither application/json nor application/x-ndjson, or its Content-Encoding "
+        "is neither gzip nor identity.",
         unsupported_media_type=error_example(
             "invalid_request",
             "unsupported_media_type",
-            "Send the records as application/json.",
+            'Send the records as application/json ({"records": [...]}) or as '
+            "application/x-ndjson (one record per line), not text/csv.",
+        ),
+        unsupported_content_encoding=error_example(
+            "invalid_request",
+            "unsupported_content_encoding",
+            _BAD_ENCODING,
+            param="Content-Encoding",
+            errors=[
+                {
+                    "code": "unsupported_content_encoding",
+                    "message": _BAD_ENCODING,
+                    "path": "Content-Encoding",
+                }
+            ],
         ),
     ),
 }

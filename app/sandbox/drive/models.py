@@ -49,7 +49,8 @@ class DrivePermission(Base):
 
 
 class DriveUpload(Base):
-    """A resumable upload: the file's metadata until the last byte arrives, then its file id."""
+    """A resumable upload: the file's metadata until the last byte arrives, then its file id
+    (a new file, or the one named by `replaces_file_id`)."""
 
     __tablename__ = "sandbox_drive_uploads"
 
@@ -61,4 +62,7 @@ class DriveUpload(Base):
     received: Mapped[int] = mapped_column(BigInteger)
     blob_name: Mapped[str] = mapped_column(String(64))
     file_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    replaces_file_id: Mapped[str | None] = mapped_column(
+        String(40), nullable=True, doc="The existing file whose content this upload replaces."
+    )
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -188,6 +188,41 @@ async def upload_file(
     return file_resource(row)
 
 
+@patch(f"{UPLOADS}/{{file_id:str}}")
+async def upload_new_content(
+    request: Request[Any, Any, Any],
+    services: Services,
+    blobs: BlobStore,
+    tenant: Tenant,
+    file_id: FromPath[str],
+    upload_type: UploadType = None,
+) -> Any:
+    """files.update with media: new bytes for an existing file, which keeps its id."""
+    body = await request.body()
+    content_type = request.headers.get("content-type", "application/octet-stream")
+    if upload_type == "resumable":
+        return await _start_resumable(request, services, tenant, body, replaces_file_id=file_id)
+    if upload_type == "media":
+        metadata, media_type, data = FileMetadata(), content_type, body
+    elif upload_type == "multipart":
+        part = uploads.read_related(content_type, body)
+        metadata = read_file_metadata(part.metadata, creating=False)
+        media_type, data = part.content_type, part.data
+    else:
+        raise InvalidArgument("uploadType must be media, multipart or resumable.", "uploadType")
+    content = await blobs.save(tenant.client_id, data)
+    try:
+        async with services.sessions() as session, session.begin():
+            row, replaced = await service.replace_content(
+                session, tenant, file_id, metadata.typed_as(media_type), content
+            )
+    except BaseException:
+        await blobs.remove(tenant.client_id, [content.blob_name])
+        raise
+    await blobs.remove(tenant.client_id, [replaced] if replaced else [])
+    return file_resource(row)
+
+
 async def _create_with_content(
     services: Services,
     blobs: BlobStore,
@@ -208,14 +243,22 @@ async def _create_with_content(
 
 
 async def _start_resumable(
-    request: Request[Any, Any, Any], services: Services, tenant: Tenant, body: bytes
+    request: Request[Any, Any, Any],
+    services: Services,
+    tenant: Tenant,
+    body: bytes,
+    replaces_file_id: str | None = None,
 ) -> Response[bytes]:
     media_type = request.headers.get("x-upload-content-type", "application/octet-stream")
     total = _optional_int(request.headers.get("x-upload-content-length"))
     async with services.sessions() as session, session.begin():
-        upload = await uploads.start_resumable(session, tenant, read_json(body), media_type, total)
+        upload = await uploads.start_resumable(
+            session, tenant, read_json(body), media_type, total, replaces_file_id
+        )
+    # Every session URI is the collection's: its chunks are PUT there, whatever started it.
+    path = request.url.path.removesuffix(f"/{replaces_file_id}" if replaces_file_id else "")
     query = urlencode({"uploadType": "resumable", "upload_id": upload.id})
-    location = str(request.url.with_replacements(query=query))
+    location = str(request.url.with_replacements(path=path, query=query))
     return Response(b"", status_code=200, headers={"Location": location})
 
 
@@ -237,8 +280,10 @@ async def upload_chunk(
 ) -> Any:
     data = await request.body()
     chunk = uploads.read_content_range(request.headers.get("content-range"), len(data))
+    stale: list[str] = []
     async with services.sessions() as session, session.begin():
-        result = await uploads.receive_chunk(session, tenant, blobs, upload_id, chunk, data)
+        result = await uploads.receive_chunk(session, tenant, blobs, upload_id, chunk, data, stale)
+    await blobs.remove(tenant.client_id, stale)
     if isinstance(result, DriveUpload):
         return _resume_incomplete(result.received)
     return file_resource(result)
@@ -288,6 +333,7 @@ def drive_routes() -> list[ControllerRouterHandler]:
         create_permission,
         list_permissions,
         upload_file,
+        upload_new_content,
         upload_chunk,
     ]
     return [

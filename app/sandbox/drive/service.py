@@ -119,6 +119,24 @@ async def update_file(
     return row
 
 
+async def replace_content(
+    session: AsyncSession,
+    tenant: Tenant,
+    file_id: str,
+    metadata: FileMetadata,
+    content: StoredContent,
+) -> tuple[DriveFile, str | None]:
+    """New bytes (and metadata changes) for an existing file: same id, same parents. Returns the
+    file and the blob it no longer uses."""
+    row = await update_file(session, tenant, file_id, metadata, [], [])
+    if row.mime_type == FOLDER_MIME_TYPE:
+        raise InvalidArgument("A folder has no content to replace.", "uploadType")
+    replaced = row.blob_name
+    row.blob_name, row.size, row.md5 = content.blob_name, content.size, content.md5
+    await session.flush()
+    return row, replaced
+
+
 async def delete_file(session: AsyncSession, tenant: Tenant, file_id: str) -> list[str]:
     """Delete the file and, for a folder, everything under it. Returns the blobs to remove."""
     await get_file(session, tenant, file_id)

@@ -95,8 +95,11 @@ async def start_resumable(
     metadata: object,
     content_type: str,
     total_size: int | None,
+    replaces_file_id: str | None = None,
 ) -> DriveUpload:
-    read_file_metadata(metadata, creating=True)
+    read_file_metadata(metadata, creating=replaces_file_id is None)
+    if replaces_file_id is not None:
+        await service.get_file(session, tenant, replaces_file_id)
     upload = DriveUpload(
         id=secrets.token_urlsafe(24),
         client_id=tenant.client_id,
@@ -105,6 +108,7 @@ async def start_resumable(
         total_size=total_size,
         received=0,
         blob_name=BlobStore.new_name(),
+        replaces_file_id=replaces_file_id,
         created_at=datetime.now(UTC),
     )
     session.add(upload)
@@ -119,9 +123,11 @@ async def receive_chunk(
     upload_id: str,
     chunk: ContentRange,
     data: bytes,
+    stale_blobs: list[str],
 ) -> DriveUpload | DriveFile:
     """Store one chunk (or answer a status query): the session while bytes remain, the created
-    file once the last byte is in."""
+    (or updated) file once the last byte is in. Blobs a replaced content leaves behind are added
+    to `stale_blobs`, for removal once the transaction is committed."""
     upload = await _locked_upload(session, tenant, upload_id)
     if upload.file_id is not None:
         return await service.get_file(session, tenant, upload.file_id)
@@ -133,7 +139,7 @@ async def receive_chunk(
     if upload.received != total:
         await session.flush()
         return upload
-    return await _finish(session, tenant, blobs, upload)
+    return await _finish(session, tenant, blobs, upload, stale_blobs)
 
 
 async def _locked_upload(session: AsyncSession, tenant: Tenant, upload_id: str) -> DriveUpload:
@@ -165,15 +171,25 @@ def _check_chunk(upload: DriveUpload, first: int, last: int, total: int | None) 
 
 
 async def _finish(
-    session: AsyncSession, tenant: Tenant, blobs: BlobStore, upload: DriveUpload
+    session: AsyncSession,
+    tenant: Tenant,
+    blobs: BlobStore,
+    upload: DriveUpload,
+    stale_blobs: list[str],
 ) -> DriveFile:
-    metadata = read_file_metadata(upload.metadata_json, creating=True)
+    replacing = upload.replaces_file_id is not None
+    metadata = read_file_metadata(upload.metadata_json, creating=not replacing)
     if upload.received == 0:
         await blobs.write_at(tenant.client_id, upload.blob_name, 0, b"")
     content = await blobs.describe(tenant.client_id, upload.blob_name)
-    row = await service.create_file(
-        session, tenant, metadata.typed_as(upload.content_type), content
-    )
+    metadata = metadata.typed_as(upload.content_type)
+    if upload.replaces_file_id is not None:
+        row, replaced = await service.replace_content(
+            session, tenant, upload.replaces_file_id, metadata, content
+        )
+        stale_blobs.extend([replaced] if replaced else [])
+    else:
+        row = await service.create_file(session, tenant, metadata, content)
     upload.file_id = row.id
     await session.flush()
     return row

@@ -1,5 +1,7 @@
 """ISO 4217 currency codes (pycountry) and their minor units (pycountry has none)."""
 
+from functools import lru_cache
+
 import pycountry
 
 from app.transform.errors import NormalisationError
@@ -50,6 +52,11 @@ def normalise_currency(value: object, default: str | None = None) -> str:
     if not isinstance(value, str):
         raise NormalisationError("invalid_currency", f"{value!r} is not an ISO 4217 code.")
     code = value.strip().upper()
-    if code in _NOT_MONEY or pycountry.currencies.get(alpha_3=code) is None:
+    if not _is_currency(code):
         raise NormalisationError("invalid_currency", f"{value!r} is not an ISO 4217 currency code.")
     return code
+
+
+@lru_cache(maxsize=512)
+def _is_currency(code: str) -> bool:
+    return code not in _NOT_MONEY and pycountry.currencies.get(alpha_3=code) is not None

@@ -53,6 +53,11 @@ def _localise(moment: datetime, default_tz: tzinfo) -> datetime:
 
 
 def _parse_text(text: str, default_tz: tzinfo) -> datetime:
+    if len(text) >= 10 and text[4] == "-" and text[:4].isdigit():  # ISO 8601, the usual case
+        try:
+            return _localise(datetime.fromisoformat(text), default_tz)
+        except ValueError:
+            pass  # e.g. a trailing GMT: the general path below
     if _NUMERIC.match(text):
         return _from_epoch(_epoch_seconds(Decimal(text)), text)
     if _RFC2822.match(text):

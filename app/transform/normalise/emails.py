@@ -11,6 +11,7 @@ def normalise_email(value: object) -> str:
     try:
         checked = validate_email(text, check_deliverability=False)
     except EmailNotValidError as error:
-        message = f"{text!r} is not an email address: {error}"
+        # The address itself stays out of the message: errors reach logs and job reports.
+        message = f"Not an email address: {error}"
         raise NormalisationError("invalid_email", message) from None
     return checked.normalized.lower()

@@ -6,7 +6,7 @@ from html import unescape
 
 import nh3
 
-from app.transform.normalise.text import clean_multiline, require_text
+from app.transform.normalise.text import clean_multiline, require_text, without_controls
 
 _BLOCKS = {
     "address", "article", "aside", "blockquote", "dd", "div", "dl", "dt", "figcaption",
@@ -16,6 +16,12 @@ _BLOCKS = {
 _LIST_ITEMS = re.compile(r"<li>")
 _LIST_ITEM_ENDS = re.compile(r"</li>")
 _DROPPED_WITH_CONTENT = {"script", "style", "template", "noscript", "iframe", "object", "svg"}
+_CLEANER = nh3.Cleaner(  # built once: building it costs more than cleaning a description
+    tags=_BLOCKS | {"br", "li"},
+    attributes={},
+    clean_content_tags=_DROPPED_WITH_CONTENT,
+    strip_comments=True,
+)
 _WHITESPACE = re.compile(r"\s+")
 _BREAK = re.compile(r"<br\s*/?>")
 _BLOCK_EDGE = re.compile(r"</?(?:" + "|".join(sorted(_BLOCKS)) + r")\s*/?>")
@@ -30,16 +36,10 @@ def html_to_text(value: object) -> str:
     input, so they cannot be fooled by malformed markup. Text without tags or entities is plain
     text already: its line breaks are kept, so converting a converted text changes nothing.
     """
-    text = require_text(value)
+    text = without_controls(require_text(value))  # nh3 cannot take lone surrogates
     if not _MARKUP.search(text):
         return clean_multiline(text)
-    safe = nh3.clean(
-        text,
-        tags=_BLOCKS | {"br", "li"},
-        attributes={},
-        clean_content_tags=_DROPPED_WITH_CONTENT,
-        strip_comments=True,
-    )
+    safe = _CLEANER.clean(text)
     flowed = _WHITESPACE.sub(" ", safe)
     items = _LIST_ITEM_ENDS.sub("", _LIST_ITEMS.sub("\n- ", flowed))
     broken = _BLOCK_EDGE.sub("\n\n", _BREAK.sub("\n", items))

@@ -17,6 +17,10 @@ from app.transform.normalise.currencies import minor_units, normalise_currency
 MAX_INTEGER_DIGITS = 15
 MAX_DECIMALS = 6
 _DECIMAL_TEXT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+# Canonical for a currency with two minor units once padded to 2 decimals: no sign, no
+# leading zero, at most 2 decimals.
+_SHORT_CENTS = re.compile(r"(?:0|[1-9][0-9]{0,14})(\.[0-9]{1,2})?")
+_PADDING = {0: ".00", 2: "0", 3: ""}  # by the length of the decimals part, point included
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,10 @@ def format_amount(amount: Decimal, currency: str | None = None) -> str:
 
 
 def normalise_amount(value: object, currency: str | None = None) -> str:
+    if currency is not None and isinstance(value, str) and minor_units(currency) == 2:
+        short = _SHORT_CENTS.fullmatch(value)
+        if short:  # '49.9' → '49.90' without Decimal: what format_amount would make of it
+            return value + _PADDING[len(short[1] or "")]
     return format_amount(parse_amount(value), currency)
 
 

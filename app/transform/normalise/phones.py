@@ -6,8 +6,9 @@ from app.transform.errors import NormalisationError
 from app.transform.normalise.text import clean_text
 
 
-def _invalid(value: object, why: str) -> NormalisationError:
-    return NormalisationError("invalid_phone", f"{value!r} is not a phone number: {why}.")
+def _invalid(why: str) -> NormalisationError:
+    # The number itself stays out of the message: errors reach logs and job reports.
+    return NormalisationError("invalid_phone", f"Not a phone number: {why}.")
 
 
 def normalise_phone(value: object, default_region: str | None = None) -> str:
@@ -19,7 +20,7 @@ def normalise_phone(value: object, default_region: str | None = None) -> str:
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as error:
-        raise _invalid(value, str(error).split(") ", 1)[-1].rstrip(".")) from None
+        raise _invalid(str(error).split(") ", 1)[-1].rstrip(".")) from None
     if not phonenumbers.is_valid_number(number):
-        raise _invalid(value, "not a valid number for its country")
+        raise _invalid("not a valid number for its country")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -18,8 +18,16 @@ _LINE_SPACES = re.compile(r"[^\S\n\t]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 
-def _without_controls(text: str) -> str:
+def without_controls(text: str) -> str:
     return _DROPPED.sub("", text)
+
+
+def _nfc_without_controls(text: str) -> str:
+    """Controls go before NFC: removed from between a letter and its accent, they would leave
+    a pair that composes only on a second pass."""
+    if text.isascii() and text.replace("\n", "").replace("\t", "").isprintable():
+        return text  # nothing to change: no other controls, and ASCII is NFC already
+    return unicodedata.normalize("NFC", without_controls(_LINE_BREAKS.sub("\n", text)))
 
 
 def require_text(value: object) -> str:
@@ -30,12 +38,13 @@ def require_text(value: object) -> str:
 
 def clean_text(value: object) -> str:
     """One line: whitespace runs (newlines and tabs too) become one space."""
-    text = _LINE_BREAKS.sub("\n", unicodedata.normalize("NFC", require_text(value)))
-    return _SPACES.sub(" ", _without_controls(text)).strip()
+    if isinstance(value, str) and value.isascii() and value.isprintable():
+        return " ".join(value.split())  # the same, cheaper: only spaces can need cleaning
+    return _SPACES.sub(" ", _nfc_without_controls(require_text(value))).strip()
 
 
 def clean_multiline(value: object) -> str:
     """Paragraphs kept: lines trimmed at the end, at most one blank line in a row, tabs kept."""
-    text = _LINE_BREAKS.sub("\n", unicodedata.normalize("NFC", require_text(value)))
-    lines = (_LINE_SPACES.sub(" ", line).rstrip() for line in _without_controls(text).split("\n"))
-    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+    text = _LINE_SPACES.sub(" ", _nfc_without_controls(require_text(value)))  # not across lines
+    lines = "\n".join(line.rstrip() for line in text.split("\n"))
+    return _BLANK_LINES.sub("\n\n", lines).strip()

@@ -1,6 +1,6 @@
 """The vocabulary of the mapping rules: every named transform, by name."""
 
-from app.transform.transforms import choices, lists, money, temporal, values
+from app.transform.transforms import choices, lists, money, platform, temporal, values
 from app.transform.transforms.base import Args, Transform
 
 _ALL = [
@@ -24,6 +24,19 @@ _ALL = [
         fills_absent=True,
     ),
     Transform("money", money.money, "An amount → {amount, currency}.", money.MoneyArgs),
+    Transform(
+        "regular_price_on_sale",
+        money.regular_price_on_sale,
+        "Sources [regular, sale]: the regular price as money while a sale price is set.",
+        money.CurrencyArgs,
+        takes_all=True,
+    ),
+    Transform(
+        "pricebook_price",
+        platform.pricebook_price,
+        "Salesforce PricebookEntries → the standard (or a named) price book's price.",
+        platform.PricebookArgs,
+    ),
     Transform("tags", lists.tags, "Tags, de-duplicated.", lists.TagsArgs),
     Transform("split_commas", lists.split_commas, "'a, b' → ['a', 'b']."),
     Transform("join", lists.join, "Non-empty parts joined.", lists.JoinArgs, takes_all=True),
@@ -34,6 +47,13 @@ _ALL = [
         "A variant's {option name: value}.",
         lists.VariantOptionsArgs,
     ),
+    Transform(
+        "name_value_pairs",
+        platform.name_value_pairs,
+        "[{name, value}] → {name: value}, e.g. Shopify selectedOptions.",
+        platform.PairsArgs,
+    ),
+    Transform("gid_to_id", platform.gid_to_id, "A GID → its id.", platform.GidArgs),
     Transform(
         "lookup", choices.lookup, "A value map with an optional default.", choices.LookupArgs
     ),

@@ -1,6 +1,7 @@
 """Transforms that build or pick from lists: tags, split_commas, join, first_variant_sku,
 variant_options."""
 
+from html import unescape
 from typing import Any
 
 from pydantic import Field, field_validator
@@ -13,10 +14,16 @@ from app.transform.transforms.base import Args, wrong_type
 
 class TagsArgs(Args):
     split: bool = Field(default=True, description="Split strings on commas.")
+    unescape_html: bool = Field(
+        default=False, description="Decode HTML entities (WooCommerce sends 'A &amp; B')."
+    )
 
 
 def tags(value: Any, args: TagsArgs, scope: Scope) -> list[str]:
-    return norm.normalise_tags(value, split=args.split)
+    found = norm.normalise_tags(value, split=args.split)
+    if args.unescape_html:
+        found = norm.normalise_tags([unescape(tag) for tag in found], split=False)
+    return found
 
 
 def split_commas(value: Any, args: Args, scope: Scope) -> list[str]:
@@ -85,9 +92,16 @@ def variant_options(variant: Any, args: VariantOptionsArgs, scope: Scope) -> dic
     """{option name: value} from a variant's option1..3 and the product's option names."""
     if not isinstance(variant, dict):
         raise wrong_type(variant, "a variant object")
+    memo_key = ("variant_options", args.names)
+    names = scope.memo.get(memo_key)
+    if names is None:
+        names = scope.memo[memo_key] = [
+            norm.clean_text(name) if isinstance(name, str) else None
+            for name in _option_names(scope.record, args.names)
+        ]
     options = {}
-    for name, key in zip(_option_names(scope.record, args.names), args.keys, strict=False):
+    for name, key in zip(names, args.keys, strict=False):
         value = variant.get(key)
-        if isinstance(name, str) and isinstance(value, str) and value not in args.skip_values:
-            options[norm.clean_text(name)] = norm.clean_text(value)
+        if name is not None and isinstance(value, str) and value not in args.skip_values:
+            options[name] = norm.clean_text(value)
     return options

@@ -42,6 +42,11 @@ class MoneyArgs(CurrencyArgs):
         "the client's currency.",
         examples=["CurrencyIsoCode"],
     )
+    money_object: bool = Field(
+        default=False,
+        description="Also accept an object {amount, currencyCode} (Shopify's MoneyV2) or "
+        "{amount, currency}; its currency comes first.",
+    )
 
     @field_validator("currency_source")
     @classmethod
@@ -57,5 +62,16 @@ def money(value: Any, args: MoneyArgs, scope: Scope) -> dict[str, str]:
         if args.currency_source
         else None
     )
-    fallback = args.currency or scope.defaults.currency
-    return norm.normalise_money(value, code, fallback).as_dict()
+    if args.money_object and isinstance(value, dict):
+        code = value.get("currencyCode", value.get("currency")) or code
+        value = value.get("amount")
+    currency = norm.normalise_currency(code, args.currency or scope.defaults.currency)
+    return {"amount": norm.normalise_amount(value, currency), "currency": currency}
+
+
+def regular_price_on_sale(values: Any, args: CurrencyArgs, scope: Scope) -> dict[str, str] | None:
+    """Sources [regular price, sale price]: the regular price as money while a sale price is
+    set (the 'compare at' price), else nothing."""
+    if not isinstance(values, list) or len(values) < 2:  # one of the two is unset
+        return None
+    return norm.normalise_money(values[0], None, args.currency or scope.defaults.currency).as_dict()

@@ -1,5 +1,5 @@
-"""Normalising a normalised value changes nothing (hypothesis is not installed: a table of the
-awkward inputs from the other tests stands in for generated ones)."""
+"""Normalising a normalised value changes nothing: a table of the awkward inputs from the other
+tests (generated inputs: test_normaliser_properties.py)."""
 
 from collections.abc import Callable
 from zoneinfo import ZoneInfo

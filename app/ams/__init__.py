@@ -1,0 +1,1 @@
+"""Writing canonical records to each client's AMS (its Airtable base), and the sync state."""

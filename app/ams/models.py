@@ -1,0 +1,83 @@
+"""AMS sync state: one row per tenant and entity (the durable "sync due" marker and the lease),
+and one row per canonical record (its Airtable record id and what was last written to it)."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.models import Base, UtcDateTime
+
+_JSON = JSON().with_variant(JSONB(), "postgresql")
+
+
+class RecordSyncStatus(StrEnum):
+    SYNCED = "synced"
+    REJECTED = "rejected"
+
+
+class AmsSyncState(Base):
+    """A sync is due while `due_seq > done_seq`: every finished ingest job bumps `due_seq` in its
+    own transaction, a sync that ends well sets `done_seq` to the `due_seq` it started from, so a
+    job finishing during a sync is never lost."""
+
+    __tablename__ = "ams_sync_state"
+
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), primary_key=True)
+    livemode: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    entity: Mapped[str] = mapped_column(String(16), primary_key=True)
+    due_seq: Mapped[int] = mapped_column(Integer)
+    done_seq: Mapped[int] = mapped_column(Integer)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    last_synced_at: Mapped[datetime | None] = mapped_column(
+        UtcDateTime(), nullable=True, doc="When the last successful sync finished."
+    )
+    written: Mapped[int] = mapped_column(Integer, doc="Counts of the last successful sync")
+    unchanged: Mapped[int] = mapped_column(Integer)
+    rejected: Mapped[int] = mapped_column(Integer)
+    requests: Mapped[int] = mapped_column(Integer, doc="Airtable requests the last sync made")
+    platforms: Mapped[dict[str, Any]] = mapped_column(
+        _JSON, doc="Source platform → when its records were last synced (ISO 8601)"
+    )
+    error: Mapped[str | None] = mapped_column(Text, nullable=True, doc="Why the last try failed")
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class AmsSyncRecord(Base):
+    __tablename__ = "ams_sync_records"
+    __table_args__ = (
+        UniqueConstraint(
+            "client_id",
+            "livemode",
+            "entity",
+            "source_platform",
+            "external_id",
+            name="uq_ams_sync_records_identity",
+        ),
+        Index(None, "client_id", "livemode", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"))
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    entity: Mapped[str] = mapped_column(String(16))
+    source_platform: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(255))
+    airtable_record_id: Mapped[str | None] = mapped_column(String(17), nullable=True)
+    content_hash: Mapped[str] = mapped_column(
+        String(64), doc="The canonical content last handled (written or rejected)"
+    )
+    map_version: Mapped[int] = mapped_column(Integer, doc="Field map version it was handled with")
+    field_hashes: Mapped[dict[str, str]] = mapped_column(
+        _JSON, doc="Airtable column → hash of the value last written there"
+    )
+    status: Mapped[str] = mapped_column(String(16))
+    error_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    synced_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

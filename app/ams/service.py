@@ -1,0 +1,496 @@
+"""Syncing a tenant's canonical records of one entity to its AMS (the Airtable base).
+
+One sync per tenant and entity at a time, held by a lease on its `ams_sync_state` row (a row
+update, never a held transaction: the sandbox writes to this same database while we wait on it).
+The sync provisions the AMS first when needed, then writes the records whose mapped columns
+changed — only those columns, plus the sync columns — and remembers per record the Airtable
+record id and a hash per column. Each batch's outcome is committed as it lands, so a crash costs at
+most the batches in flight, which the next run upserts again without duplicates.
+"""
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import structlog
+from sqlalchemy import Table, and_, case, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.ams import onboarding
+from app.ams.fieldmap import TableMap, table_maps, value_hash
+from app.ams.models import AmsSyncRecord, AmsSyncState, RecordSyncStatus
+from app.ams.pacing import Pacer, make_pacer
+from app.ams.writer import MAX_RECORDS_PER_REQUEST, BatchResult, Row, TableWriter
+from app.contracts.entities import Entity
+from app.db.engine import reading
+from app.db.models import CanonicalRecord
+from app.errors import GatewayError
+from app.ids import new_id
+from app.integrations.airtable import AirtableClient
+from app.integrations.routing import ams_for
+from app.pagination import Page, check_page_size, decode_cursor, encode_cursor
+from app.provisioning import service as provisioning
+from app.provisioning.models import AmsProvisioning, ProvisioningStatus
+from app.settings import Settings
+from app.tenancy.models import Tenant
+
+log = structlog.get_logger("gateway.ams")
+
+PAGE = 2000  # canonical records looked at per round
+
+
+@dataclass
+class AmsRuntime:
+    """What a process needs to run syncs: settings, the database and the per-base pacer."""
+
+    settings: Settings
+    sessions: async_sessionmaker[AsyncSession]
+    pacer: Pacer
+    stopping: bool = False  # the process is shutting down: syncs stop at the next batch
+
+    @classmethod
+    def create(cls, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> "AmsRuntime":
+        return cls(settings, sessions, make_pacer(settings))
+
+    async def close(self) -> None:
+        await self.pacer.close()
+
+
+class LeaseLost(Exception):
+    """Another worker holds this sync now; this one stops."""
+
+
+class SyncStopped(Exception):
+    """The process is shutting down; the sync stays due and another run finishes it."""
+
+
+@dataclass
+class SyncLease:
+    tenant: Tenant
+    entity: Entity
+    owner: str
+    seq: int
+
+
+@dataclass
+class SyncRun:
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    written: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    requests: int = 0
+    platforms: set[str] = field(default_factory=set)
+
+    def count_request(self) -> None:
+        self.requests += 1
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def run_sync(runtime: AmsRuntime, tenant: Tenant, entity: Entity) -> SyncRun | None:
+    """Run the tenant's due sync of `entity`, and again while jobs keep marking it due. None when
+    it is not due, another worker holds it, or it failed (the failure is recorded; the sweeper
+    retries)."""
+    lease = await _claim(runtime, tenant, entity)
+    if lease is None:
+        return None
+    with structlog.contextvars.bound_contextvars(client_id=tenant.client_id, entity=entity.value):
+        try:
+            while True:
+                run = await _sync_once(runtime, lease)
+                more = await _finish(runtime, lease, run)
+                log.info("ams.synced", written=run.written, rejected=run.rejected)
+                if more is None:
+                    return run
+                lease.seq = more
+        except LeaseLost:
+            log.warning("ams.lease_lost")
+            return None
+        except SyncStopped:
+            log.info("ams.sync_stopped")
+            return None
+        except Exception as error:
+            if isinstance(error, GatewayError | OSError):  # the AMS refused or is unreachable
+                log.warning("ams.sync_failed", error=str(error))
+            else:
+                log.exception("ams.sync_failed")
+            await _record_failure(runtime, lease, error)
+            return None
+        finally:
+            await _release(runtime, lease)
+
+
+def _state_of(tenant: Tenant, entity: Entity) -> Any:
+    return and_(
+        AmsSyncState.client_id == tenant.client_id,
+        AmsSyncState.livemode == tenant.livemode,
+        AmsSyncState.entity == entity.value,
+    )
+
+
+async def _claim(runtime: AmsRuntime, tenant: Tenant, entity: Entity) -> SyncLease | None:
+    owner, now = new_id("lease"), _now()
+    async with runtime.sessions() as session, session.begin():
+        claimed = await session.execute(
+            update(AmsSyncState)
+            .where(
+                _state_of(tenant, entity),
+                AmsSyncState.due_seq > AmsSyncState.done_seq,
+                or_(AmsSyncState.lease_until.is_(None), AmsSyncState.lease_until < now),
+            )
+            .values(lease_owner=owner, lease_until=now + _lease(runtime))
+            .returning(AmsSyncState.due_seq)
+        )
+        seq = claimed.scalar()
+    return None if seq is None else SyncLease(tenant, entity, owner, seq)
+
+
+def _lease(runtime: AmsRuntime) -> timedelta:
+    return timedelta(seconds=runtime.settings.ams_sync_lease_seconds)
+
+
+async def _renew(session: AsyncSession, runtime: AmsRuntime, lease: SyncLease) -> None:
+    renewed = await session.execute(
+        update(AmsSyncState)
+        .where(_state_of(lease.tenant, lease.entity), AmsSyncState.lease_owner == lease.owner)
+        .values(lease_until=_now() + _lease(runtime))
+    )
+    if renewed.rowcount != 1:  # type: ignore[attr-defined]
+        raise LeaseLost()
+
+
+async def _release(runtime: AmsRuntime, lease: SyncLease) -> None:
+    async with runtime.sessions() as session, session.begin():
+        await session.execute(
+            update(AmsSyncState)
+            .where(_state_of(lease.tenant, lease.entity), AmsSyncState.lease_owner == lease.owner)
+            .values(lease_owner=None, lease_until=None)
+        )
+
+
+async def _finish(runtime: AmsRuntime, lease: SyncLease, run: SyncRun) -> int | None:
+    """Record the sync; the newer due_seq when jobs marked it due meanwhile."""
+    async with runtime.sessions() as session, session.begin():
+        state = await session.scalar(
+            select(AmsSyncState).where(_state_of(lease.tenant, lease.entity)).with_for_update()
+        )
+        if state is None or state.lease_owner != lease.owner:
+            raise LeaseLost()
+        total = await _canonical_count(session, lease.tenant, lease.entity)
+        run.unchanged = max(0, total - run.written - run.rejected)
+        finished = _now().isoformat()
+        state.done_seq = max(state.done_seq, lease.seq)
+        state.last_synced_at = _now()
+        state.written, state.unchanged, state.rejected = run.written, run.unchanged, run.rejected
+        state.requests = run.requests
+        state.platforms = dict(state.platforms) | dict.fromkeys(run.platforms, finished)
+        state.error = None
+        state.updated_at = _now()
+        threshold = runtime.settings.onboarding_max_quarantine_rate
+        await onboarding.sync_finished(session, lease.tenant, run.started_at, threshold)
+        return state.due_seq if state.due_seq > lease.seq else None
+
+
+async def _record_failure(runtime: AmsRuntime, lease: SyncLease, error: Exception) -> None:
+    reason = error.message if isinstance(error, GatewayError) else type(error).__name__
+    async with runtime.sessions() as session, session.begin():
+        await session.execute(
+            update(AmsSyncState)
+            .where(_state_of(lease.tenant, lease.entity), AmsSyncState.lease_owner == lease.owner)
+            .values(
+                error=f"The AMS sync failed ({reason}); it will be retried.",
+                dispatched_at=_now(),
+                updated_at=_now(),
+            )
+        )
+
+
+async def _canonical_count(session: AsyncSession, tenant: Tenant, entity: Entity) -> int:
+    found = await session.scalar(
+        select(func.count())
+        .select_from(CanonicalRecord)
+        .where(
+            CanonicalRecord.client_id == tenant.client_id,
+            CanonicalRecord.livemode == tenant.livemode,
+            CanonicalRecord.entity == entity.value,
+        )
+    )
+    return int(found or 0)
+
+
+async def ensure_provisioned(runtime: AmsRuntime, tenant: Tenant) -> AmsProvisioning:
+    found = await provisioning.find_provisioning(runtime, tenant)
+    if found is not None and found.status == ProvisioningStatus.PROVISIONED.value:
+        return found
+    log.info("ams.provisioning")
+    return await provisioning.provision(runtime, tenant)
+
+
+@dataclass
+class _Target:
+    """Where one sync writes."""
+
+    runtime: AmsRuntime
+    lease: SyncLease
+    run: SyncRun
+    table_map: TableMap
+    airtable: AirtableClient
+    base_id: str
+    table_id: str
+
+
+async def _sync_once(runtime: AmsRuntime, lease: SyncLease) -> SyncRun:
+    row = await ensure_provisioned(runtime, lease.tenant)
+    await onboarding.sync_started(runtime, lease.tenant)
+    run = SyncRun()
+    table_map = table_maps(runtime.settings.contracts_dir)[lease.entity]
+    config = row.config or {}
+    tables: dict[str, str] = config.get("server", {}).get("airtable", {}).get("tables", {})
+    target = _Target(
+        runtime,
+        lease,
+        run,
+        table_map,
+        ams_for(lease.tenant, runtime.settings).airtable,
+        str(row.base_id),
+        tables.get(table_map.table, table_map.table),
+    )
+    after = ""
+    while True:
+        page = await _changed_page(runtime, lease, table_map.version, after)
+        if not page:
+            return run
+        await _sync_page(target, page)
+        if runtime.stopping:
+            raise SyncStopped()
+        after = page[-1][0].id
+
+
+Candidate = tuple[CanonicalRecord, AmsSyncRecord | None]
+
+
+async def _changed_page(
+    runtime: AmsRuntime, lease: SyncLease, map_version: int, after: str
+) -> list[Candidate]:
+    """Canonical records never handled, or whose content (or the field map) changed since."""
+    record, synced = CanonicalRecord, AmsSyncRecord
+    joined = and_(
+        synced.client_id == record.client_id,
+        synced.livemode == record.livemode,
+        synced.entity == record.entity,
+        synced.source_platform == record.source_platform,
+        synced.external_id == record.external_id,
+    )
+    async with reading(runtime.sessions) as session:
+        found = await session.execute(
+            select(record, synced)
+            .outerjoin(synced, joined)
+            .where(
+                record.client_id == lease.tenant.client_id,
+                record.livemode == lease.tenant.livemode,
+                record.entity == lease.entity.value,
+                record.id > after,
+                or_(
+                    synced.id.is_(None),
+                    synced.content_hash != record.content_hash,
+                    synced.map_version != map_version,
+                ),
+            )
+            .order_by(record.id)
+            .limit(PAGE)
+        )
+        return [(row[0], row[1]) for row in found.tuples()]
+
+
+async def _sync_page(target: _Target, page: list[Candidate]) -> None:
+    now = _now()
+    synced_at = now.isoformat().replace("+00:00", "Z")
+    unchanged: list[dict[str, Any]] = []
+    outgoing: list[tuple[Row, dict[str, Any]]] = []
+    for record, synced in page:
+        target.run.platforms.add(record.source_platform)
+        cells = target.table_map.content(record.data)
+        hashes = {column: value_hash(value) for column, value in cells.items()}
+        changed = _changed(cells, hashes, synced)
+        state = _record_row(target, record, synced, now)
+        if not changed:
+            unchanged.append(state | {"status": RecordSyncStatus.SYNCED.value})
+            continue
+        sync_cells = target.table_map.sync_values(record.data, synced_at)
+        typecast = target.table_map.typecast(changed)
+        row = Row((record.source_platform, record.external_id), changed | sync_cells, typecast)
+        outgoing.append((row, state | {"field_hashes": hashes}))
+    if unchanged:
+        async with target.runtime.sessions() as session, session.begin():
+            await _save_records(session, unchanged)
+            await _renew(session, target.runtime, target.lease)
+    await _write_all(target, outgoing)
+
+
+def _changed(
+    cells: dict[str, Any], hashes: dict[str, str], synced: AmsSyncRecord | None
+) -> dict[str, Any]:
+    """The columns to send: all non-empty ones for a record Airtable does not have yet, else
+    those whose value differs from what was last written (an emptied column is sent as null)."""
+    written = synced.field_hashes if synced and synced.airtable_record_id else {}
+    if not written:
+        return {column: value for column, value in cells.items() if value is not None}
+    empty = value_hash(None)
+    return {c: v for c, v in cells.items() if hashes[c] != written.get(c, empty)}
+
+
+def _record_row(
+    target: _Target, record: CanonicalRecord, synced: AmsSyncRecord | None, now: datetime
+) -> dict[str, Any]:
+    return {
+        "id": synced.id if synced else new_id("amsrec"),
+        "client_id": record.client_id,
+        "livemode": record.livemode,
+        "entity": record.entity,
+        "source_platform": record.source_platform,
+        "external_id": record.external_id,
+        "airtable_record_id": synced.airtable_record_id if synced else None,
+        "content_hash": record.content_hash,
+        "map_version": target.table_map.version,
+        "field_hashes": dict(synced.field_hashes) if synced else {},
+        "status": RecordSyncStatus.SYNCED.value,
+        "error_type": None,
+        "error_message": None,
+        "synced_at": synced.synced_at if synced else None,
+        "updated_at": now,
+    }
+
+
+async def _write_all(target: _Target, outgoing: list[tuple[Row, dict[str, Any]]]) -> None:
+    """Batches of 10 with the same typecast, a few in flight (the pacer spaces them)."""
+    if not outgoing:
+        return
+    writer = TableWriter(
+        target.airtable,
+        target.base_id,
+        target.table_id,
+        target.table_map.merge_on,
+        target.runtime.pacer,
+        target.runtime.settings,
+        target.run.count_request,
+    )
+    gate = asyncio.Semaphore(target.runtime.settings.ams_write_concurrency)
+    batches = [
+        group[start : start + MAX_RECORDS_PER_REQUEST]
+        for group in (
+            [o for o in outgoing if o[0].typecast],
+            [o for o in outgoing if not o[0].typecast],
+        )
+        for start in range(0, len(group), MAX_RECORDS_PER_REQUEST)
+    ]
+
+    async def write(batch: Sequence[tuple[Row, dict[str, Any]]]) -> None:
+        async with gate:
+            if target.runtime.stopping:  # batches not sent stay changed: the next run sends them
+                return
+            result = await writer.write([row for row, _ in batch])
+            await _save_batch(target, batch, result)
+
+    async with asyncio.TaskGroup() as group:
+        for batch in batches:
+            group.create_task(write(batch))
+
+
+async def _save_batch(
+    target: _Target, batch: Sequence[tuple[Row, dict[str, Any]]], result: BatchResult
+) -> None:
+    now = _now()
+    rejections = {r.key: r for r in result.rejected}
+    rows = []
+    for row, state in batch:
+        if row.key in result.written:
+            target.run.written += 1
+            rows.append(state | {"airtable_record_id": result.written[row.key], "synced_at": now})
+            continue
+        rejection = rejections[row.key]
+        target.run.rejected += 1
+        log.warning("ams.record_rejected", external_id=row.key[1], error_type=rejection.error_type)
+        rows.append(
+            state
+            | {
+                "field_hashes": {},
+                "status": RecordSyncStatus.REJECTED.value,
+                "error_type": rejection.error_type,
+                "error_message": rejection.message,
+            }
+        )
+    async with target.runtime.sessions() as session, session.begin():
+        await _save_records(session, rows)
+        await _renew(session, target.runtime, target.lease)
+
+
+async def _save_records(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Upsert sync records. A rejected record keeps the hashes of what was last written."""
+    table = cast(Table, AmsSyncRecord.__table__)
+    dialect = session.get_bind().dialect.name
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    new = statement.excluded
+    rejected = new.status == RecordSyncStatus.REJECTED.value
+    columns = [
+        "airtable_record_id",
+        "content_hash",
+        "map_version",
+        "status",
+        "error_type",
+        "error_message",
+        "synced_at",
+        "updated_at",
+    ]
+    values: dict[str, Any] = {name: new[name] for name in columns}
+    values["field_hashes"] = case((rejected, table.c.field_hashes), else_=new.field_hashes)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["client_id", "livemode", "entity", "source_platform", "external_id"],
+            set_=values,
+        ),
+        rows,
+    )
+
+
+# Reading sync state (GraphQL)
+
+
+async def sync_states(session: AsyncSession, tenant: Tenant) -> list[AmsSyncState]:
+    found = await session.scalars(
+        select(AmsSyncState)
+        .where(
+            AmsSyncState.client_id == tenant.client_id,
+            AmsSyncState.livemode == tenant.livemode,
+        )
+        .order_by(AmsSyncState.entity)
+    )
+    return list(found)
+
+
+async def list_record_syncs(
+    session: AsyncSession,
+    tenant: Tenant,
+    status: RecordSyncStatus | None,
+    entity: Entity | None,
+    first: int,
+    after: str | None,
+) -> Page[AmsSyncRecord]:
+    check_page_size(first)
+    table = AmsSyncRecord
+    query = select(table).where(
+        table.client_id == tenant.client_id, table.livemode == tenant.livemode
+    )
+    if status is not None:
+        query = query.where(table.status == status.value)
+    if entity is not None:
+        query = query.where(table.entity == entity.value)
+    if after is not None:
+        query = query.where(table.id > decode_cursor(after))
+    found = list(await session.scalars(query.order_by(table.id).limit(first + 1)))
+    page = found[:first]
+    return Page(page, encode_cursor(page[-1].id) if page else None, len(found) > first)

@@ -1,0 +1,56 @@
+"""Auditing every REST call that changes something: who, which route, which ids, the status."""
+
+from typing import Any
+
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
+
+from app.audit.service import AuditEntry
+from app.tenancy.models import Principal
+
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+PRINCIPAL_KEY = "audit_principal"  # set in the scope's state by the authenticating dependency
+
+
+def remember_principal(scope: Scope, principal: Principal) -> None:
+    scope.setdefault("state", {})[PRINCIPAL_KEY] = principal
+
+
+class AuditWrites:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or scope["method"] in READ_ONLY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        answer: dict[str, Any] = {}
+
+        async def observe(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answer["status"] = message["status"]
+                answer["location"] = dict(message.get("headers", [])).get(b"location", b"")
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observe)
+        finally:
+            _record(scope, answer)
+
+
+def _record(scope: HTTPScope, answer: dict[str, Any]) -> None:
+    state = scope.get("state", {})
+    principal: Principal | None = state.get(PRINCIPAL_KEY)
+    if principal is None:  # refused before authentication: recorded as an auth failure
+        return
+    status = answer.get("status", 500)
+    location = answer.get("location", b"").decode(errors="replace")
+    entry = AuditEntry.by(
+        principal,
+        f"rest.{scope['method']} {scope.get('path_template', scope['path'])}",
+        "ok" if status < 400 else f"http_{status}",
+        target_ids=[location.rsplit("/", 1)[-1]] if location else [],
+        source_ip=scope["client"][0] if scope["client"] else None,
+        request_id=state.get("request_id"),
+    )
+    scope["app"].state.services.audit.record(entry)

@@ -1,0 +1,1 @@
+"""Change events out: the catalogue, the outbox, subscriber endpoints and signed delivery."""

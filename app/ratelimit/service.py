@@ -1,0 +1,175 @@
+"""Whether a caller may make another request now. Each API key has its own bucket, shared by its
+REST and GraphQL calls; webhook deliveries have separate buckets per sender (connection), so
+a storm of platform events never starves the partner's API calls (nor the other way round).
+Limits come from settings unless the client has its own (client_rate_limits)."""
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db.engine import reading
+from app.errors import FieldError, GatewayError
+from app.ratelimit.buckets import (
+    Buckets,
+    Decision,
+    InProcessBuckets,
+    RateLimit,
+    RedisBuckets,
+)
+from app.ratelimit.models import ClientRateLimit
+from app.settings import Settings
+from app.tenancy.models import Principal
+
+
+@dataclass(frozen=True)
+class Limits:
+    api: RateLimit
+    webhook: RateLimit
+
+
+class RateLimiter:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        buckets: Buckets,
+    ) -> None:
+        self._settings = settings
+        self._sessions = sessions
+        self._buckets = buckets
+        self._defaults = Limits(
+            RateLimit(settings.rate_limit_burst, settings.rate_limit_per_second),
+            RateLimit(settings.webhook_rate_limit_burst, settings.webhook_rate_limit_per_second),
+        )
+        self._cached: dict[str, tuple[float, Limits]] = {}
+        self._blocked_sources: dict[str, float] = {}  # address -> monotonic time it may retry
+
+    @classmethod
+    def create(
+        cls, settings: Settings, sessions: async_sessionmaker[AsyncSession]
+    ) -> "RateLimiter":
+        """Shared through Redis when there is one, in this process otherwise."""
+        buckets = RedisBuckets(settings.redis_url) if settings.redis_url else InProcessBuckets()
+        return cls(settings, sessions, buckets)
+
+    async def take_api(self, principal: Principal) -> Decision | None:
+        """One request by this API key; None when rate limiting is off."""
+        if not self._settings.rate_limit_enabled:
+            return None
+        limits = await self.limits_of(principal.client_id)
+        return await self._buckets.take(f"api:{principal.key_id}", limits.api)
+
+    async def take_webhook(self, sender: str, client_id: str | None = None) -> Decision | None:
+        """One webhook delivery from this sender (e.g. the webhook connection it arrives on,
+        which belongs to one client and mode); the client's own webhook limits apply when it is
+        known. None when rate limiting is off."""
+        if not self._settings.rate_limit_enabled:
+            return None
+        limits = await self.limits_of(client_id)
+        return await self._buckets.take(f"webhook:{sender}", limits.webhook)
+
+    def failed_authentication_block(self, source: str) -> int:
+        """Seconds this address must still wait after using up its failed-authentication budget
+        (0: it may try). Known per process: each process learns it from the shared bucket on the
+        address's next failure, so good requests never pay a Redis round trip for this."""
+        remaining = self._blocked_sources.get(source, 0.0) - time.monotonic()
+        if remaining <= 0:
+            self._blocked_sources.pop(source, None)
+            return 0
+        return max(1, round(remaining))
+
+    async def count_failed_authentication(self, source: str) -> Decision | None:
+        """One failed authentication from this address; a refusal blocks the address for the
+        bucket's retry-after time. None when rate limiting is off."""
+        if not self._settings.rate_limit_enabled:
+            return None
+        limit = RateLimit(self._settings.auth_failure_burst, self._settings.auth_failure_per_second)
+        decision = await self._buckets.take(f"authfail:{source}", limit)
+        if not decision.allowed:
+            until = time.monotonic() + decision.retry_after_seconds
+            self._blocked_sources[source] = until
+        return decision
+
+    async def limits_of(self, client_id: str | None) -> Limits:
+        """The client's limits, cached for a short while (changes reach every process within
+        rate_limit_override_ttl_seconds)."""
+        if client_id is None:
+            return self._defaults
+        now = time.monotonic()
+        cached = self._cached.get(client_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        async with reading(self._sessions) as session:
+            row = await session.get(ClientRateLimit, client_id)
+        limits = self._defaults if row is None else self._with_overrides(row)
+        self._cached[client_id] = (now + self._settings.rate_limit_override_ttl_seconds, limits)
+        return limits
+
+    def forget(self, client_id: str) -> None:
+        """Drop this process's cached limits of a client (after changing them)."""
+        self._cached.pop(client_id, None)
+
+    def _with_overrides(self, row: ClientRateLimit) -> Limits:
+        api, webhook = self._defaults.api, self._defaults.webhook
+        return Limits(
+            RateLimit(row.api_burst or api.capacity, row.api_per_second or api.per_second),
+            RateLimit(
+                row.webhook_burst or webhook.capacity,
+                row.webhook_per_second or webhook.per_second,
+            ),
+        )
+
+    async def close(self) -> None:
+        await self._buckets.close()
+
+
+async def set_client_limits(
+    session: AsyncSession,
+    client_id: str,
+    api: RateLimit | None = None,
+    webhook: RateLimit | None = None,
+) -> ClientRateLimit:
+    """Give a client its own limits; None keeps (or returns to) the default for that bucket."""
+    for name, limit in (("api", api), ("webhook", webhook)):
+        if limit is not None and (limit.capacity < 1 or limit.per_second <= 0):
+            message = f"{name}: the burst must be at least 1 and the rate above 0."
+            raise GatewayError(
+                "invalid_rate_limit",
+                message,
+                errors=[FieldError("invalid_rate_limit", message, (name,))],
+            )
+    row = await session.get(ClientRateLimit, client_id)
+    if row is None:
+        row = ClientRateLimit(client_id=client_id)
+        session.add(row)
+    row.api_burst, row.api_per_second = (api.capacity, api.per_second) if api else (None, None)
+    row.webhook_burst, row.webhook_per_second = (
+        (webhook.capacity, webhook.per_second) if webhook else (None, None)
+    )
+    row.updated_at = datetime.now(UTC)
+    await session.flush()
+    return row
+
+
+def rate_limited(decision: Decision, whose: str = "this API key") -> GatewayError:
+    """The error a refused request gets (REST: 429; GraphQL: the code in `extensions`)."""
+    return GatewayError(
+        "rate_limited",
+        f"Too many requests for {whose}: {decision.limit} at once, refilled over time. "
+        f"Retry in {decision.retry_after_seconds} s.",
+        kind="rate_limited",
+    )
+
+
+def rate_limit_headers(decision: Decision) -> dict[str, str]:
+    """RateLimit-* on every answer; Retry-After when the request was refused."""
+    headers = {
+        "RateLimit-Limit": str(decision.limit),
+        "RateLimit-Remaining": str(decision.remaining),
+        "RateLimit-Reset": str(decision.reset_seconds),
+    }
+    if not decision.allowed:
+        headers["Retry-After"] = str(decision.retry_after_seconds)
+    return headers

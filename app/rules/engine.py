@@ -1,0 +1,362 @@
+"""Compiling rules into checks, and checking canonical records with them.
+
+Each rule becomes a closure with its paths parsed and its bounds converted once; checking a
+record only walks the parsed paths. Rules see the record as the contract produced it
+(canonical JSON: dates in UTC RFC 3339, money as {amount, currency} with decimal strings).
+"""
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from app.contracts.entities import ENTITY_MODELS, Entity
+from app.errors import FieldError
+from app.rules import spec
+from app.rules.redaction import reported
+from app.transform.paths import FieldPath, Segment, parse_path
+from app.transform.targets import target_problem
+
+Ordered = Decimal | datetime | str
+_DATE_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+@dataclass(frozen=True)
+class RuleViolation(FieldError):
+    """A record failing a rule: which rule, and the offending value (masked when personal)."""
+
+    rule_id: str = ""
+    value: Any = None
+
+
+Check = Callable[[dict[str, Any]], list[RuleViolation]]
+NO_VIOLATIONS: list[RuleViolation] = []
+
+
+class RuleDefinitionError(ValueError):
+    """A rule that cannot be compiled for its entity (unknown field, unusable bound)."""
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """The rules one client's records of one entity are checked with."""
+
+    entity: Entity
+    version: int
+    checks: tuple[Check, ...]
+
+    def violations(self, data: dict[str, Any]) -> list[RuleViolation]:
+        found: list[RuleViolation] = []
+        for check in self.checks:
+            failed = check(data)
+            if failed:
+                found.extend(failed)
+        return found
+
+
+def _walk(node: Any, segments: tuple[Segment, ...]) -> Any:
+    """The value at a star-free path; None where anything on the way is missing or of
+    another shape (a rule never fails on where a value is not)."""
+    for part in segments:
+        if isinstance(part, int):
+            if not isinstance(node, list) or part >= len(node):
+                return None
+            node = node[part]
+        elif isinstance(node, dict):
+            node = node.get(part)
+        else:
+            return None
+    return node
+
+
+def _value(data: dict[str, Any], path: FieldPath) -> Any:
+    return _walk(data, path.segments)
+
+
+def present(value: Any) -> bool:
+    if isinstance(value, str):
+        return bool(value.strip())
+    return value is not None and value != [] and value != {}
+
+
+def _amount(value: Any) -> Any:
+    """Money is compared by its amount."""
+    if isinstance(value, dict) and "amount" in value:
+        return value["amount"]
+    return value
+
+
+def _as_decimal(value: Any) -> Decimal | None:
+    value = _amount(value)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        number = Decimal(str(value))
+    elif isinstance(value, str):
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            return None
+    else:
+        return None
+    return number if number.is_finite() else None
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not _DATE_LIKE.match(value):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _ordered(value: Any) -> Ordered | None:
+    """A value put on a scale: date-time, number or (last resort) text."""
+    value = _amount(value)
+    moment = _as_datetime(value)
+    if moment is not None:
+        return moment
+    number = _as_decimal(value)
+    if number is not None:
+        return number
+    return value if isinstance(value, str) else None
+
+
+def _bound(value: spec.Bound | None, name: str) -> Ordered | None:
+    if value is None:
+        return None
+    ordered = _ordered(value)
+    if not isinstance(ordered, (Decimal, datetime)):
+        raise RuleDefinitionError(f"{name} {value!r} is neither a number nor an RFC 3339 date-time")
+    return ordered
+
+
+def _path(text: str, entity: Entity) -> FieldPath:
+    path = parse_path(text)
+    if path.segments[0] == "source_platform" and len(path.segments) == 1:
+        return path
+    problem = target_problem(ENTITY_MODELS[entity], path)
+    if problem:
+        raise RuleDefinitionError(problem.replace("target", "field", 1))
+    return path
+
+
+def _star_free(path: FieldPath, what: str) -> FieldPath:
+    if path.star is not None:
+        raise RuleDefinitionError(f"{what} {path.text!r}: [*] is not supported here")
+    return path
+
+
+Applies = Callable[[dict[str, Any]], bool]
+
+
+def _condition(condition: spec.Condition | None, entity: Entity) -> Applies | None:
+    if condition is None:
+        return None
+    path = _star_free(_path(condition.field, entity), "when.field")
+    if condition.present is not None:
+        wanted = condition.present
+        return lambda data: present(_value(data, path)) is wanted
+    if condition.in_ is not None:
+        options = condition.in_
+        return lambda data: _value(data, path) in options
+    expected = condition.equals
+    return lambda data: _value(data, path) == expected
+
+
+def _personal(path: FieldPath, personal: Sequence[FieldPath]) -> bool:
+    return any(path.segments[: len(p.segments)] == p.segments for p in personal)
+
+
+@dataclass(frozen=True)
+class _Context:
+    rule: Any
+    code: str
+    message: str
+    personal: bool
+
+    def violation(self, segments: tuple[Segment, ...], value: Any) -> RuleViolation:
+        return RuleViolation(
+            self.code,
+            self.rule.message or self.message,
+            segments,
+            rule_id=self.rule.id,
+            value=reported(_amount(value), self.personal),
+        )
+
+
+def _per_value(
+    path: FieldPath, context: _Context, failed: Callable[[Any], bool], skip_absent: bool = True
+) -> Check:
+    star = path.star
+    if star is None:
+        segments = path.segments
+
+        def check_one(data: dict[str, Any]) -> list[RuleViolation]:
+            value = _walk(data, segments)
+            if (skip_absent and not present(value)) or not failed(value):
+                return NO_VIOLATIONS
+            return [context.violation(segments, value)]
+
+        return check_one
+
+    prefix, suffix = path.segments[:star], path.segments[star + 1 :]
+
+    def check(data: dict[str, Any]) -> list[RuleViolation]:
+        array = _walk(data, prefix)
+        if not isinstance(array, list):
+            return NO_VIOLATIONS
+        found = NO_VIOLATIONS
+        for index, element in enumerate(array):
+            value = _walk(element, suffix)
+            if (skip_absent and not present(value)) or not failed(value):
+                continue
+            if found is NO_VIOLATIONS:
+                found = []
+            found.append(context.violation((*prefix, index, *suffix), value))
+        return found
+
+    return check
+
+
+def _required(rule: spec.RequiredRule, path: FieldPath, personal: bool) -> Check:
+    context = _Context(rule, "required", f"'{path.text}' is required.", personal)
+    if path.star is None:
+        segments = path.segments
+        return lambda data: (
+            NO_VIOLATIONS if present(_value(data, path)) else [context.violation(segments, None)]
+        )
+    return _per_value(path, context, lambda value: not present(value), skip_absent=False)
+
+
+def _out_of_range(low: Ordered | None, high: Ordered | None) -> Callable[[Any], bool]:
+    scale = _as_datetime if isinstance(low or high, datetime) else _as_decimal
+
+    def failed(value: Any) -> bool:
+        ordered = scale(value)
+        if ordered is None:
+            return True
+        return (low is not None and ordered < low) or (high is not None and ordered > high)  # type: ignore[operator]
+
+    return failed
+
+
+def _range(rule: spec.RangeRule, path: FieldPath, personal: bool) -> Check:
+    low, high = _bound(rule.min, "min"), _bound(rule.max, "max")
+    if low is not None and high is not None and type(low) is not type(high):
+        raise RuleDefinitionError("min and max must both be numbers or both date-times")
+    if low is not None and high is not None and low > high:  # type: ignore[operator]
+        raise RuleDefinitionError("min is greater than max")
+    limits = [f"at least {rule.min}"] if low is not None else []
+    limits += [f"at most {rule.max}"] if high is not None else []
+    message = f"'{path.text}' must be {' and '.join(limits)}."
+    context = _Context(rule, "out_of_range", message, personal)
+    failed = _out_of_range(low, high)
+    return _per_value(path, context, lambda value: failed(value))
+
+
+def _enum(rule: spec.EnumRule, path: FieldPath, personal: bool) -> Check:
+    allowed = frozenset(rule.values)
+    listed = ", ".join(str(value) for value in rule.values)
+    context = _Context(rule, "invalid_enum", f"'{path.text}' must be one of: {listed}.", personal)
+    return _per_value(
+        path, context, lambda value: isinstance(value, (dict, list)) or value not in allowed
+    )
+
+
+def _regex(rule: spec.RegexRule, path: FieldPath, personal: bool) -> Check:
+    pattern = re.compile(rule.pattern)
+    message = f"'{path.text}' must match {rule.pattern}."
+    context = _Context(rule, "invalid_format", message, personal)
+    return _per_value(
+        path, context, lambda value: not isinstance(value, str) or pattern.search(value) is None
+    )
+
+
+_OPERATORS: dict[str, tuple[str, Callable[[Any, Any], bool]]] = {
+    "gte": ("at least", lambda a, b: a >= b),
+    "gt": ("greater than", lambda a, b: a > b),
+    "lte": ("at most", lambda a, b: a <= b),
+    "lt": ("less than", lambda a, b: a < b),
+    "eq": ("equal to", lambda a, b: a == b),
+    "ne": ("different from", lambda a, b: a != b),
+}
+
+
+def _comparable(left: Any, right: Any) -> tuple[Ordered, Ordered] | None:
+    """Both sides on one scale, or None (then the rule does not apply): money in different
+    currencies, or values of different kinds, are not compared."""
+    both_money = isinstance(left, dict) and isinstance(right, dict)
+    if both_money and left.get("currency") != right.get("currency"):
+        return None
+    a, b = _ordered(left), _ordered(right)
+    if a is None or b is None or type(a) is not type(b):
+        return None
+    return a, b
+
+
+def _compare(rule: spec.CompareRule, path: FieldPath, personal: bool, entity: Entity) -> Check:
+    _star_free(path, "field")
+    other = _star_free(_path(rule.other, entity), "other")
+    words, holds = _OPERATORS[rule.op]
+    message = f"'{path.text}' must be {words} '{other.text}'."
+    context = _Context(rule, "comparison_failed", message, personal)
+
+    def check(data: dict[str, Any]) -> list[RuleViolation]:
+        value = _value(data, path)
+        sides = _comparable(value, _value(data, other))
+        if sides is None or holds(*sides):
+            return NO_VIOLATIONS
+        return [context.violation(path.segments, value)]
+
+    return check
+
+
+def _at_least_one(rule: spec.AtLeastOneRule, entity: Entity) -> Check:
+    paths = [_star_free(_path(text, entity), "fields") for text in rule.fields]
+    message = f"Give at least one of: {', '.join(path.text for path in paths)}."
+    context = _Context(rule, "required_one_of", message, False)
+    first = paths[0].segments
+
+    def check(data: dict[str, Any]) -> list[RuleViolation]:
+        if any(present(_value(data, path)) for path in paths):
+            return NO_VIOLATIONS
+        return [context.violation(first, None)]
+
+    return check
+
+
+def _unconditional(rule: Any, entity: Entity, personal: Sequence[FieldPath]) -> Check:
+    if isinstance(rule, spec.AtLeastOneRule):
+        return _at_least_one(rule, entity)
+    path = _path(rule.field, entity)
+    masked = _personal(path, personal)
+    if isinstance(rule, spec.RequiredRule):
+        return _required(rule, path, masked)
+    if isinstance(rule, spec.RangeRule):
+        return _range(rule, path, masked)
+    if isinstance(rule, spec.EnumRule):
+        return _enum(rule, path, masked)
+    if isinstance(rule, spec.RegexRule):
+        return _regex(rule, path, masked)
+    return _compare(rule, path, masked, entity)
+
+
+def compile_rule(rule: Any, entity: Entity, personal: Sequence[FieldPath] = ()) -> Check:
+    """One rule as a check; RuleDefinitionError when it cannot apply to the entity."""
+    try:
+        check = _unconditional(rule, entity, personal)
+        applies = _condition(rule.when, entity)
+    except ValueError as error:  # malformed paths from parse_path, too
+        raise RuleDefinitionError(str(error)) from None
+    if applies is None:
+        return check
+    return lambda data: check(data) if applies(data) else NO_VIOLATIONS
+
+
+def personal_paths(texts: Iterable[str]) -> tuple[FieldPath, ...]:
+    return tuple(parse_path(text) for text in texts)

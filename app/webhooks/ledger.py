@@ -1,0 +1,108 @@
+"""Which deliveries were already acted on, for the dedupe window: Redis `SET NX EX` when Redis is
+configured (every API process sees the same keys), a database table otherwise.
+
+A claim is taken before the event is acted on and released if acting fails, so the platform's
+retry is processed rather than mistaken for a duplicate."""
+
+import hashlib
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from redis.asyncio import Redis
+from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.webhooks.models import WebhookConnection, WebhookDelivery
+
+PURGE_INTERVAL_SECONDS = 600.0
+
+
+def delivery_key(delivery_id: str) -> str:
+    return hashlib.sha256(delivery_id.encode()).hexdigest()
+
+
+def _dialect_insert(session: AsyncSession) -> Any:
+    """INSERT … ON CONFLICT is spelled per dialect in SQLAlchemy; both backends support it."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+class DeliveryLedger(Protocol):
+    async def claim(self, connection: WebhookConnection, delivery_id: str) -> bool:
+        """True the first time this connection presents this id within the window."""
+        ...
+
+    async def release(self, connection: WebhookConnection, delivery_id: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class RedisLedger:
+    def __init__(self, redis_url: str, window_seconds: int) -> None:
+        self._redis = Redis.from_url(redis_url)
+        self._window = window_seconds
+
+    @staticmethod
+    def _key(connection: WebhookConnection, delivery_id: str) -> str:
+        return f"gateway:webhooks:seen:{connection.id}:{delivery_key(delivery_id)}"
+
+    async def claim(self, connection: WebhookConnection, delivery_id: str) -> bool:
+        key = self._key(connection, delivery_id)
+        return bool(await self._redis.set(key, b"1", nx=True, ex=self._window))
+
+    async def release(self, connection: WebhookConnection, delivery_id: str) -> None:
+        await self._redis.delete(self._key(connection, delivery_id))
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+class DatabaseLedger:
+    """One statement per claim: insert the (connection, delivery key) row, or take over a row
+    whose window has ended; a live row means the delivery was seen. Expired rows are purged now
+    and then."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], window_seconds: int) -> None:
+        self._sessions = sessions
+        self._window = timedelta(seconds=window_seconds)
+        self._next_purge = 0.0
+
+    async def claim(self, connection: WebhookConnection, delivery_id: str) -> bool:
+        now = datetime.now(UTC)
+        await self._purge_if_due(now)
+        async with self._sessions() as session, session.begin():
+            insert = _dialect_insert(session)(WebhookDelivery).values(
+                connection_id=connection.id,
+                delivery_key=delivery_key(delivery_id),
+                client_id=connection.client_id,
+                livemode=connection.livemode,
+                expires_at=now + self._window,
+            )
+            claimed = await session.execute(
+                insert.on_conflict_do_update(
+                    index_elements=[WebhookDelivery.connection_id, WebhookDelivery.delivery_key],
+                    set_={"expires_at": insert.excluded.expires_at},
+                    where=WebhookDelivery.expires_at <= now,
+                )
+            )
+        return bool(getattr(claimed, "rowcount", 0))
+
+    async def release(self, connection: WebhookConnection, delivery_id: str) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                delete(WebhookDelivery).where(
+                    WebhookDelivery.connection_id == connection.id,
+                    WebhookDelivery.delivery_key == delivery_key(delivery_id),
+                )
+            )
+
+    async def _purge_if_due(self, now: datetime) -> None:
+        if time.monotonic() < self._next_purge:
+            return
+        self._next_purge = time.monotonic() + PURGE_INTERVAL_SECONDS
+        async with self._sessions() as session, session.begin():
+            await session.execute(delete(WebhookDelivery).where(WebhookDelivery.expires_at <= now))
+
+    async def close(self) -> None:
+        return None
