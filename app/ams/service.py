@@ -28,6 +28,8 @@ from app.contracts.entities import Entity
 from app.db.engine import reading
 from app.db.models import CanonicalRecord
 from app.errors import GatewayError
+from app.events.catalog import EventType
+from app.events.outbox import record_event
 from app.ids import new_id
 from app.integrations.airtable import AirtableClient
 from app.integrations.routing import ams_for
@@ -36,6 +38,8 @@ from app.provisioning import service as provisioning
 from app.provisioning.models import AmsProvisioning, ProvisioningStatus
 from app.settings import Settings
 from app.tenancy.models import Tenant
+from app.usage.metrics import Metric
+from app.usage.service import add_usage
 
 log = structlog.get_logger("gateway.ams")
 
@@ -424,9 +428,36 @@ async def _save_batch(
                 "error_message": rejection.message,
             }
         )
+    written = [row.key for row, _ in batch if row.key in result.written]
     async with target.runtime.sessions() as session, session.begin():
         await _save_records(session, rows)
+        await _announce_written(session, target, written, now)
         await _renew(session, target.runtime, target.lease)
+
+
+async def _announce_written(
+    session: AsyncSession, target: _Target, written: list[tuple[str, str]], now: datetime
+) -> None:
+    """Usage (AMS writes) and, for products, one `product.synced` event per source platform, in
+    the transaction that records the writes."""
+    if not written:
+        return
+    tenant = target.lease.tenant
+    await add_usage(session, tenant, {Metric.AMS_WRITES: len(written)})
+    if target.lease.entity is not Entity.PRODUCT:
+        return
+    by_platform: dict[str, list[str]] = {}
+    for platform, external_id in written:
+        by_platform.setdefault(platform, []).append(external_id)
+    for platform, external_ids in sorted(by_platform.items()):
+        data = {
+            "external_ids": external_ids,
+            "source_platform": platform,
+            "base_id": target.base_id,
+            "job_id": None,
+            "synced_at": now,
+        }
+        record_event(session, tenant, EventType.PRODUCT_SYNCED, data)
 
 
 async def _save_records(session: AsyncSession, rows: list[dict[str, Any]]) -> None:

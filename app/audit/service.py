@@ -6,7 +6,6 @@ the same transaction as the change it audits.
 """
 
 import asyncio
-import contextlib
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +14,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.models import AuditEvent
+from app.flushing import PeriodicFlush
 from app.ids import new_id
 from app.pagination import Page, newest_first
 from app.settings import Settings
@@ -74,33 +74,18 @@ async def write(session: AsyncSession, entries: list[AuditEntry]) -> None:
         await session.execute(insert(AuditEvent), [_row(entry) for entry in entries])
 
 
-class AuditLog:
+class AuditLog(PeriodicFlush):
     """Buffers entries and writes them in batches off the request path; purges old rows hourly."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+        super().__init__(settings.audit_flush_interval_seconds)
         self._sessions = sessions
         self._settings = settings
         self._pending: list[dict[str, object]] = []
-        self._flushing = asyncio.Lock()  # flush() returns only once earlier rows are in
-        self._task: asyncio.Task[None] | None = None
+        self._next_purge = 0.0
 
     def record(self, entry: AuditEntry) -> None:
         self._pending.append(_row(entry))  # stamped now, written soon
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        await self.flush()
-
-    async def flush(self) -> None:
-        async with self._flushing:
-            await self._write_pending()
 
     async def _write_pending(self) -> None:
         batch, self._pending = self._pending, []
@@ -113,17 +98,11 @@ class AuditLog:
             self._pending[:0] = batch  # kept for the next attempt, never dropped silently
             log.exception("audit.flush_failed", pending=len(self._pending))
 
-    async def _run(self) -> None:
-        next_purge = 0.0
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(self._settings.audit_flush_interval_seconds)
-            await self.flush()
-            if loop.time() >= next_purge:
-                next_purge = loop.time() + PURGE_INTERVAL_SECONDS
-                await self._purge()
-
-    async def _purge(self) -> None:
+    async def _after_flush(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if now < self._next_purge:
+            return
+        self._next_purge = now + PURGE_INTERVAL_SECONDS
         try:
             await purge(self._sessions, timedelta(days=self._settings.audit_retention_days))
         except Exception:

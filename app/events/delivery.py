@@ -29,6 +29,9 @@ from app.events.signing import signed_headers
 from app.events.store import cancel_pending
 from app.events.urls import EndpointUrlRefused, check_reachable_publicly
 from app.settings import Settings
+from app.tenancy.models import Tenant
+from app.usage.metrics import Metric
+from app.usage.service import add_usage
 
 log = structlog.get_logger("gateway.events")
 
@@ -172,6 +175,9 @@ async def record(
                 )
                 .values(**values)
             )
+            if outcome.succeeded:
+                delivered = Tenant(claim.client_id, claim.livemode)
+                await add_usage(session, delivered, {Metric.WEBHOOK_DELIVERIES: 1})
             if outcome.gone:  # Standard Webhooks: 410 means "disable this endpoint"
                 await _disable(session, claim.endpoint_id, "The endpoint answered 410 Gone.")
             log.info(

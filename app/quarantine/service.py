@@ -20,10 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ams.due import mark_sync_due
 from app.contracts.entities import Entity
+from app.contracts.fields import SourcePlatform
 from app.db.models import CanonicalRecord, IngestJob, StagedRecord
 from app.errors import FieldError, GatewayError, NotFoundError
-from app.ids import new_id
-from app.jobs.models import Door, JobStatus
+from app.ingest.service import IngestRequest, new_job
+from app.jobs.models import Door
 from app.pagination import Page, check_page_size, decode_cursor, encode_cursor
 from app.quarantine.holding import REPLAYABLE, error_entries, rule_ids_of
 from app.quarantine.models import QuarantinedRecord, QuarantineStatus
@@ -294,29 +295,15 @@ async def _chosen(
 def _replay_job(
     principal: Principal, entity: str, platform: str | None, ids: list[str]
 ) -> IngestJob:
-    tenant, now = principal.tenant, datetime.now(UTC)
     digest = hashlib.sha256(("replay:" + ",".join(ids)).encode()).hexdigest()
-    return IngestJob(
-        id=new_id("job"),
-        client_id=tenant.client_id,
-        livemode=tenant.livemode,
-        api_key_id=principal.key_id,
-        entity=entity,
-        door=Door.GRAPHQL.value,
-        source_platform=platform,
-        status=JobStatus.QUEUED.value,
-        request_hash=digest,
-        received=len(ids),
-        valid=0,
-        quarantined=0,
-        unchanged=0,
-        stale=0,
-        written=0,
-        processed=0,
-        attempts=0,
-        created_at=now,
-        dispatched_at=now,
+    request = IngestRequest(
+        entity=Entity(entity),
+        records=[],
+        idempotency_key=None,
+        door=Door.GRAPHQL,
+        source_platform=SourcePlatform(platform) if platform else None,
     )
+    return new_job(principal, request, digest, received=len(ids))
 
 
 async def _raw_payloads(session: AsyncSession, entries: list[_Chosen]) -> dict[str, str]:

@@ -3,8 +3,6 @@
 process and flushed every few seconds, never a database write per request).
 """
 
-import asyncio
-import contextlib
 import csv
 import io
 from collections import Counter
@@ -18,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import IngestJob
+from app.flushing import PeriodicFlush
 from app.tenancy.models import Tenant
 from app.usage.metrics import Metric
 from app.usage.models import UsageDaily
@@ -68,33 +67,16 @@ def job_usage(job: IngestJob) -> dict[Metric, int]:
     }
 
 
-class Meter:
+class Meter(PeriodicFlush):
     """Per-request counts, summed in memory and flushed by a background task."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], interval: float) -> None:
+        super().__init__(interval)
         self._sessions = sessions
-        self._interval = interval
         self._pending: Counter[CounterKey] = Counter()
-        self._flushing = asyncio.Lock()  # flush() returns only once earlier rows are in
-        self._task: asyncio.Task[None] | None = None
 
     def count(self, tenant: Tenant, metric: Metric, amount: int = 1) -> None:
         self._pending[(tenant.client_id, tenant.livemode, today(), metric.value)] += amount
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        await self.flush()
-
-    async def flush(self) -> None:
-        async with self._flushing:
-            await self._write_pending()
 
     async def _write_pending(self) -> None:
         batch, self._pending = self._pending, Counter()
@@ -106,11 +88,6 @@ class Meter:
         except Exception:
             self._pending.update(batch)  # counted again next time, never lost silently
             log.exception("usage.flush_failed", pending=len(self._pending))
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            await self.flush()
 
 
 async def usage_between(

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -139,6 +140,12 @@ def serve(settings: Settings) -> Iterator[tuple[str, Settings, AirtableTraffic]]
         thread.join(timeout=20)
 
 
+EVENTS = """query($type: String) { events(type: $type, first: 100) { nodes { type body } } }"""
+USAGE = """query($from: Date!, $to: Date!) {
+  viewer { usage(from: $from, to: $to) { metric value } }
+}"""
+
+
 def ams_settings(base: Settings, **overrides: Any) -> Settings:
     """Fast sandbox limits, quick retries of due syncs."""
     values: dict[str, Any] = {
@@ -258,6 +265,16 @@ async def test_a_new_clients_first_push_ends_production_ready_with_the_catalog_i
     assert set(first["Tags"]) == {"summer", "linen", "bestseller"}
     assert first["Image URLs"].splitlines()[0].endswith("/0/front.jpg")
     assert set(first) >= SYNC_COLUMNS
+
+    # The writes are announced (product.synced, per batch) and metered (ams.writes).
+    events = await gateway.gql(EVENTS, {"type": "product.synced"}, key=acme.secret)
+    announced = [event["body"]["data"] for event in events["events"]["nodes"]]
+    assert sorted(i for data in announced for i in data["external_ids"]) == sorted(by_id)
+    assert {data["base_id"] for data in announced} == {base_of(view)}
+    day = datetime.now(UTC).date().isoformat()
+    usage = await gateway.gql(USAGE, {"from": day, "to": day}, key=acme.secret)
+    metered = {row["metric"]: row["value"] for row in usage["viewer"]["usage"]}
+    assert metered["ams.writes"] == 25
 
 
 async def _when(

@@ -56,3 +56,17 @@ async def test_usage_ranges_are_checked(gql, tenant):
         VIEWER_USAGE, {"from": "2026-02-01", "to": "2026-01-01"}, key=tenant.secret
     )
     assert response.json()["errors"][0]["extensions"]["code"] == "invalid_date_range"
+
+
+async def test_webhook_deliveries_count_for_the_connections_client(api, gql, services, tenant):
+    from tests.integration.test_webhooks import SHOPIFY_SECRET, connect, path_of, shopify_headers
+
+    connection = await connect(gql, tenant, "shopify", SHOPIFY_SECRET)
+    body = b'{"id": 450789469}'
+    for number in range(2):
+        headers = shopify_headers(body, topic="orders/create", event_id=f"usage-{number}")
+        assert (await api.post(path_of(connection), content=body, headers=headers)).is_success
+    await services.meter.flush()
+    day = _today()
+    rows = (await gql(VIEWER_USAGE, {"from": day, "to": day}, key=tenant.secret))["viewer"]
+    assert _totals(rows["usage"])["api_calls.webhook"] == 2

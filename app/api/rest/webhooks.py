@@ -24,6 +24,8 @@ from app.api.rest import openapi
 from app.contracts.fields import SourcePlatform
 from app.ratelimit.http import limit_webhook
 from app.services import Services
+from app.tenancy.models import Tenant
+from app.usage.metrics import Metric
 from app.webhooks.connections import public_base_url
 from app.webhooks.service import Receipt, ReceiptStatus, WebhookReceiver
 from app.webhooks.signatures import SignedRequest
@@ -294,6 +296,7 @@ async def receive_webhook(
     receiver = webhook_receiver(request.app.state, services)
     connection = await receiver.connection(source, connection_id)
     await limit_webhook(request, connection.id, connection.client_id)  # before reading the body
+    services.meter.count(Tenant(connection.client_id, connection.livemode), Metric.WEBHOOK_CALLS)
     signed = SignedRequest(
         method=request.method,
         url=signed_url(request, services),
