@@ -20,10 +20,20 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.ams import onboarding
+from app.ams.assets import (
+    AssetFile,
+    AssetFiles,
+    Key,
+    folders_of,
+    store_files,
+    uploaded_event,
+    with_drive,
+)
 from app.ams.fieldmap import TableMap, table_maps, value_hash
 from app.ams.models import AmsSyncRecord, AmsSyncState, RecordSyncStatus
 from app.ams.pacing import Pacer, make_pacer
 from app.ams.writer import MAX_RECORDS_PER_REQUEST, BatchResult, Row, TableWriter
+from app.assets.errors import AssetError
 from app.contracts.entities import Entity
 from app.db.engine import reading
 from app.db.models import CanonicalRecord
@@ -32,7 +42,7 @@ from app.events.catalog import EventType
 from app.events.outbox import record_event
 from app.ids import new_id
 from app.integrations.airtable import AirtableClient
-from app.integrations.routing import ams_for
+from app.integrations.routing import AmsClients, ams_for
 from app.pagination import Page, check_page_size, decode_cursor, encode_cursor
 from app.provisioning import service as provisioning
 from app.provisioning.models import AmsProvisioning, ProvisioningStatus
@@ -85,6 +95,7 @@ class SyncRun:
     written: int = 0
     unchanged: int = 0
     rejected: int = 0
+    deferred: int = 0  # assets whose file could not be fetched yet: their records stay changed
     requests: int = 0
     platforms: set[str] = field(default_factory=set)
 
@@ -186,18 +197,25 @@ async def _finish(runtime: AmsRuntime, lease: SyncLease, run: SyncRun) -> int | 
         if state is None or state.lease_owner != lease.owner:
             raise LeaseLost()
         total = await _canonical_count(session, lease.tenant, lease.entity)
-        run.unchanged = max(0, total - run.written - run.rejected)
+        run.unchanged = max(0, total - run.written - run.rejected - run.deferred)
         finished = _now().isoformat()
-        state.done_seq = max(state.done_seq, lease.seq)
+        if run.deferred:  # stays due: the sweeper runs it again after the redispatch delay
+            state.dispatched_at = _now()
+        else:
+            state.done_seq = max(state.done_seq, lease.seq)
         state.last_synced_at = _now()
         state.written, state.unchanged, state.rejected = run.written, run.unchanged, run.rejected
         state.requests = run.requests
         state.platforms = dict(state.platforms) | dict.fromkeys(run.platforms, finished)
-        state.error = None
+        state.error = _deferred_error(run.deferred) if run.deferred else None
         state.updated_at = _now()
         threshold = runtime.settings.onboarding_max_quarantine_rate
         await onboarding.sync_finished(session, lease.tenant, run.started_at, threshold)
         return state.due_seq if state.due_seq > lease.seq else None
+
+
+def _deferred_error(count: int) -> str:
+    return f"{count} asset file(s) could not be fetched for now; they will be retried."
 
 
 async def _record_failure(runtime: AmsRuntime, lease: SyncLease, error: Exception) -> None:
@@ -246,6 +264,9 @@ class _Target:
     airtable: AirtableClient
     base_id: str
     table_id: str
+    ams: AmsClients
+    asset_folders: dict[str, str]
+    uploads: dict[Key, tuple[CanonicalRecord, AssetFile]] = field(default_factory=dict)
 
 
 async def _sync_once(runtime: AmsRuntime, lease: SyncLease) -> SyncRun:
@@ -255,14 +276,17 @@ async def _sync_once(runtime: AmsRuntime, lease: SyncLease) -> SyncRun:
     table_map = table_maps(runtime.settings.contracts_dir)[lease.entity]
     config = row.config or {}
     tables: dict[str, str] = config.get("server", {}).get("airtable", {}).get("tables", {})
+    ams = ams_for(lease.tenant, runtime.settings)
     target = _Target(
         runtime,
         lease,
         run,
         table_map,
-        ams_for(lease.tenant, runtime.settings).airtable,
+        ams.airtable,
         str(row.base_id),
         tables.get(table_map.table, table_map.table),
+        ams,
+        folders_of(config),
     )
     after = ""
     while True:
@@ -314,14 +338,22 @@ async def _changed_page(
 async def _sync_page(target: _Target, page: list[Candidate]) -> None:
     now = _now()
     synced_at = now.isoformat().replace("+00:00", "Z")
-    unchanged: list[dict[str, Any]] = []
+    files = await _asset_files(target, page)
+    unchanged: list[dict[str, Any]] = []  # with the records whose asset file was refused
     outgoing: list[tuple[Row, dict[str, Any]]] = []
     for record, synced in page:
         target.run.platforms.add(record.source_platform)
-        cells = target.table_map.content(record.data)
+        state = _record_row(target, record, synced, now)
+        key = (record.source_platform, record.external_id)
+        if files is not None and key in files.deferred:
+            target.run.deferred += 1
+            continue
+        if files is not None and key in files.refused:
+            unchanged.append(_refused(target, key, state, files.refused[key]))
+            continue
+        cells = target.table_map.content(_with_file(target, record, files))
         hashes = {column: value_hash(value) for column, value in cells.items()}
         changed = _changed(cells, hashes, synced)
-        state = _record_row(target, record, synced, now)
         if not changed:
             unchanged.append(state | {"status": RecordSyncStatus.SYNCED.value})
             continue
@@ -332,8 +364,60 @@ async def _sync_page(target: _Target, page: list[Candidate]) -> None:
     if unchanged:
         async with target.runtime.sessions() as session, session.begin():
             await _save_records(session, unchanged)
+            _announce_uploads(
+                session, target, [(r["source_platform"], r["external_id"]) for r in unchanged], now
+            )
             await _renew(session, target.runtime, target.lease)
     await _write_all(target, outgoing)
+
+
+async def _asset_files(target: _Target, page: list[Candidate]) -> AssetFiles | None:
+    """For assets, their files stored in Drive before their rows are written."""
+    if target.lease.entity is not Entity.ASSET:
+        return None
+    runtime, lease = target.runtime, target.lease
+
+    async def renew() -> None:
+        async with runtime.sessions() as session, session.begin():
+            await _renew(session, runtime, lease)
+
+    return await store_files(
+        runtime,
+        lease.tenant,
+        target.ams,
+        target.asset_folders,
+        [record for record, _ in page],
+        concurrency=runtime.settings.ams_write_concurrency,
+        renew=renew,
+    )
+
+
+def _with_file(
+    target: _Target, record: CanonicalRecord, files: AssetFiles | None
+) -> dict[str, Any]:
+    """The data the field map reads: an asset's includes its stored Drive file."""
+    if files is None:
+        return record.data
+    key = (record.source_platform, record.external_id)
+    file = files.stored[key]
+    if file.stored.uploaded:
+        target.uploads[key] = (record, file)
+    return with_drive(record.data, file)
+
+
+def _refused(target: _Target, key: Key, state: dict[str, Any], error: AssetError) -> dict[str, Any]:
+    target.run.rejected += 1
+    log.warning("ams.record_rejected", external_id=key[1], error_type=error.code)
+    return _rejected(state, error.code, error.message)
+
+
+def _rejected(state: dict[str, Any], error_type: str, message: str) -> dict[str, Any]:
+    return state | {
+        "field_hashes": {},
+        "status": RecordSyncStatus.REJECTED.value,
+        "error_type": error_type,
+        "error_message": message,
+    }
 
 
 def _changed(
@@ -419,19 +503,12 @@ async def _save_batch(
         rejection = rejections[row.key]
         target.run.rejected += 1
         log.warning("ams.record_rejected", external_id=row.key[1], error_type=rejection.error_type)
-        rows.append(
-            state
-            | {
-                "field_hashes": {},
-                "status": RecordSyncStatus.REJECTED.value,
-                "error_type": rejection.error_type,
-                "error_message": rejection.message,
-            }
-        )
+        rows.append(_rejected(state, rejection.error_type, rejection.message))
     written = [row.key for row, _ in batch if row.key in result.written]
     async with target.runtime.sessions() as session, session.begin():
         await _save_records(session, rows)
         await _announce_written(session, target, written, now)
+        _announce_uploads(session, target, [row.key for row, _ in batch], now)
         await _renew(session, target.runtime, target.lease)
 
 
@@ -458,6 +535,21 @@ async def _announce_written(
             "synced_at": now,
         }
         record_event(session, tenant, EventType.PRODUCT_SYNCED, data)
+
+
+def _announce_uploads(
+    session: AsyncSession, target: _Target, keys: list[Key], now: datetime
+) -> None:
+    """One `asset.uploaded` per asset whose file was created or given new bytes, in the
+    transaction that records its row (written, or refused by Airtable: the file is in Drive)."""
+    for key in keys:
+        upload = target.uploads.pop(key, None)
+        if upload is None:
+            continue
+        record, file = upload
+        kind = str(record.data.get("kind"))
+        data = uploaded_event(key, kind, file, record.last_job_id, now)
+        record_event(session, target.lease.tenant, EventType.ASSET_UPLOADED, data)
 
 
 async def _save_records(session: AsyncSession, rows: list[dict[str, Any]]) -> None:

@@ -33,8 +33,7 @@ from app.assets.media import decode_inline, media_type
 from app.contracts.entities import Asset
 from app.integrations.drive import DriveFile
 from app.integrations.routing import AmsClients, ams_for
-from app.provisioning.service import find_provisioning
-from app.services import Services
+from app.provisioning.service import Services, find_provisioning
 from app.settings import Settings
 from app.tenancy.models import Tenant
 
