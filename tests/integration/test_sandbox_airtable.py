@@ -183,6 +183,53 @@ async def test_upsert_on_external_id_creates_then_updates(products):
     assert error_of(raised)[0] == 422
 
 
+async def test_upsert_into_a_large_table_touches_only_its_matches(products):
+    created = await asyncio.to_thread(products.batch_create, [product(n) for n in range(1, 301)])
+    ids = [r["id"] for r in created]
+    await asyncio.to_thread(products.create, product(301, **{"External ID": "shopify-7"}))
+
+    result = await asyncio.to_thread(
+        products.batch_upsert,
+        [
+            {"fields": product(1, Price=1.0)},
+            {"fields": product(150, Price=2.0)},
+            {"fields": product(300, Price=3.0)},
+            {"fields": product(400)},
+            {"fields": product(400, Price=4.0)},  # matches the record created just before
+        ],
+        key_fields=["External ID"],
+    )
+    assert len(result["createdRecords"]) == 1
+    new_id = result["createdRecords"][0]
+    assert result["updatedRecords"] == [ids[0], ids[149], ids[299], new_id]
+    prices = {r["id"]: r["fields"]["Price"] for r in result["records"]}
+    assert prices == {ids[0]: 1.0, ids[149]: 2.0, ids[299]: 3.0, new_id: 4.0}
+
+    on_two = await asyncio.to_thread(
+        products.batch_upsert,
+        [{"fields": product(7, Price=7.0)}],
+        key_fields=["External ID", "Name"],
+    )
+    assert on_two["updatedRecords"] == [ids[6]] and on_two["createdRecords"] == []
+    with pytest.raises(requests.HTTPError) as raised:
+        await asyncio.to_thread(
+            products.batch_upsert, [{"fields": product(7)}], key_fields=["External ID"]
+        )
+    assert error_of(raised)[0] == 422
+
+    on_price = await asyncio.to_thread(
+        products.batch_upsert,
+        [{"fields": {"External ID": "renamed-200", "Price": 300.0}}],
+        key_fields=["Price"],
+    )
+    assert on_price["updatedRecords"] == [ids[199]]
+    everything = await asyncio.to_thread(products.all)
+    assert [r["id"] for r in everything] == [*ids, everything[300]["id"], new_id]
+    assert everything[199]["fields"]["External ID"] == "renamed-200"
+    first = await asyncio.to_thread(products.all, max_records=150)
+    assert [r["id"] for r in first] == ids[:150]
+
+
 async def test_patch_merges_and_put_replaces(products):
     record = await asyncio.to_thread(products.create, product(1, Description="Blue"))
 

@@ -131,6 +131,9 @@ def _links(_: CellWriter, field: Json, value: Any, __: Any) -> list[str]:
     return list(dict.fromkeys(value))
 
 
+# A string written to these is stored unchanged (an empty one empties the cell).
+STORED_AS_WRITTEN = TEXT_TYPES | {"singleSelect"}
+
 Writer = Callable[[CellWriter, Json, Any, Any], Any]
 _WRITERS: dict[str, Writer] = {
     **dict.fromkeys(TEXT_TYPES, _text),

@@ -82,6 +82,10 @@ def invalid_formula(detail: str) -> AirtableError:
     )
 
 
+def iterator_not_available() -> AirtableError:
+    return AirtableError(422, "LIST_RECORDS_ITERATOR_NOT_AVAILABLE", "Iterator not available")
+
+
 def invalid_schema(type_: str, message: str) -> AirtableError:
     """Metadata writes: DUPLICATE_OR_EMPTY_FIELD_NAME, INVALID_FIELD_TYPE and the like."""
     return AirtableError(422, type_, message)

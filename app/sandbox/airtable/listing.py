@@ -4,7 +4,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.sandbox.airtable.errors import AirtableError, invalid_formula, unknown_field
+from app.sandbox.airtable.errors import (
+    AirtableError,
+    invalid_formula,
+    iterator_not_available,
+    unknown_field,
+)
 from app.sandbox.airtable.formula import Formula, as_text, parse_formula
 from app.sandbox.airtable.ids import airtable_time
 from app.sandbox.airtable.models import SandboxRecord
@@ -95,6 +100,15 @@ class ListPlan:
         sort = [(_field_id(definition, s.field), s.descending) for s in query.sort]
         return cls(query, definition, only, sort, _compiled_formula(definition, query.formula))
 
+    @property
+    def filters_or_sorts(self) -> bool:
+        """Whether the records to page through must first be read, filtered and sorted."""
+        return self.formula is not None or bool(self.sort)
+
+    @property
+    def offset_record_id(self) -> str | None:
+        return None if self.query.offset is None else self.query.offset.removeprefix("itr/")
+
     def select(self, records: Sequence[SandboxRecord]) -> list[SandboxRecord]:
         chosen = [
             r for r in records if self.formula is None or self.formula.matches(self._cells(r))
@@ -116,20 +130,24 @@ class ListPlan:
         chosen = self.select(records)
         start = self._start(chosen)
         page = chosen[start : start + self.query.page_size]
+        end = start + len(page)
+        return self.render(page, chosen[end] if end < len(chosen) else None)
+
+    def render(self, page: Sequence[SandboxRecord], following: SandboxRecord | None) -> Json:
+        """The response body: the page, and an offset naming the next page's first record."""
         body: Json = {
             "records": [
                 render_record(r, self.definition, self.query.by_field_id, self.only) for r in page
             ]
         }
-        if start + len(page) < len(chosen):
-            body["offset"] = "itr/" + chosen[start + len(page)].id
+        if following is not None:
+            body["offset"] = "itr/" + following.id
         return body
 
     def _start(self, chosen: list[SandboxRecord]) -> int:
         if self.query.offset is None:
             return 0
-        record_id = self.query.offset.removeprefix("itr/")
         for index, record in enumerate(chosen):
-            if record.id == record_id:
+            if record.id == self.offset_record_id:
                 return index
-        raise AirtableError(422, "LIST_RECORDS_ITERATOR_NOT_AVAILABLE", "Iterator not available")
+        raise iterator_not_available()

@@ -4,13 +4,13 @@ raises AirtableError; the transport renders them."""
 import copy
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.sandbox.airtable import store
 from app.sandbox.airtable.errors import (
     invalid_request,
+    iterator_not_available,
     record_not_found,
     row_does_not_exist,
 )
@@ -25,6 +25,7 @@ from app.sandbox.airtable.schema import (
     table_model,
 )
 from app.sandbox.airtable.store import TableRef
+from app.sandbox.airtable.upsert import Upsert
 from app.sandbox.airtable.writes import (
     RecordInput,
     TableWriter,
@@ -127,7 +128,31 @@ async def list_records(
 ) -> Json:
     table = await store.get_table(session, tenant, ref)
     plan = ListPlan.build(table.definition, query)
-    return plan.page(await store.records_of(session, tenant, table.id))
+    if plan.filters_or_sorts:
+        return plan.page(await store.records_of(session, tenant, table.id))
+    return await _page_in_creation_order(session, tenant, table.id, plan)
+
+
+async def _page_in_creation_order(
+    session: AsyncSession, tenant: Tenant, table_id: str, plan: ListPlan
+) -> Json:
+    """One page read from the table's own order: the offset names the page's first record."""
+    query, first, start = plan.query, None, 0
+    if plan.offset_record_id is not None:
+        found = await store.records_of(session, tenant, table_id, [plan.offset_record_id])
+        if not found:
+            raise iterator_not_available()
+        first = found[0]
+        if query.max_records is not None:
+            start = await store.count_before(session, tenant, first)
+    room = query.page_size
+    if query.max_records is not None:
+        if start >= query.max_records:
+            raise iterator_not_available()
+        room = min(room, query.max_records - start)
+    rows = await store.records_from(session, tenant, table_id, first, room + 1)
+    more = len(rows) > room and (query.max_records is None or start + room < query.max_records)
+    return plan.render(rows[:room], rows[room] if more else None)
 
 
 async def get_record(
@@ -171,8 +196,10 @@ async def update_records(
     table = await store.get_table(session, tenant, ref)
     writer = TableWriter(session, tenant, table, options.typecast)
     upsert = Upsert(writer, options) if options.merge_on is not None else None
-    wanted = None if upsert else [item.id for item in inputs if item.id]
-    existing = await store.records_of(session, tenant, table.id, wanted)
+    if upsert is not None:
+        await upsert.prepare(inputs)
+    wanted = [item.id for item in inputs if item.id]
+    existing = await store.records_of(session, tenant, table.id, wanted) if wanted else []
     by_id = {record.id: record for record in existing}
     records: list[SandboxRecord] = []
     for item in inputs:
@@ -184,47 +211,13 @@ async def update_records(
         elif upsert is None:
             raise invalid_request("every record to update needs an id")
         else:
-            record = await upsert.write(item, existing)
+            record = await upsert.write(item)
         records.append(record)
     await writer.finish(records)
     body: Json = {
         "records": [render_record(r, writer.definition, options.by_field_id) for r in records]
     }
     return body | upsert.summary() if upsert else body
-
-
-class Upsert:
-    """Records without an id match existing ones on 1 to 3 merge fields: none → create, one →
-    update, more → the request fails."""
-
-    def __init__(self, writer: TableWriter, options: WriteOptions) -> None:
-        merge_on = options.merge_on or []
-        if not 1 <= len(merge_on) <= 3:
-            raise invalid_request("performUpsert.fieldsToMergeOn takes 1 to 3 field names")
-        self.writer = writer
-        self.replace = options.replace
-        self.merge_ids = [str(writer.field(name)["id"]) for name in merge_on]
-        self.created: list[str] = []
-        self.updated: list[str] = []
-
-    async def write(self, item: RecordInput, existing: list[SandboxRecord]) -> SandboxRecord:
-        key = self.writer.merge_key(item, self.merge_ids)
-        matches = [r for r in existing if [r.fields.get(f) for f in self.merge_ids] == key]
-        if len(matches) > 1:
-            raise invalid_request(
-                f"{len(matches)} records match the fieldsToMergeOn values; at most one may"
-            )
-        if matches:
-            self.writer.update(matches[0], item.fields, self.replace)
-            self.updated.append(matches[0].id)
-            return matches[0]
-        record = await self.writer.create(item.fields)
-        existing.append(record)
-        self.created.append(record.id)
-        return record
-
-    def summary(self) -> dict[str, Any]:
-        return {"createdRecords": self.created, "updatedRecords": self.updated}
 
 
 async def delete_records(

@@ -1,10 +1,10 @@
 """Queries over the sandbox tables, each scoped to the calling tenant: another client's base
 is indistinguishable from one that does not exist."""
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.sandbox.airtable.errors import model_not_found
@@ -74,6 +74,59 @@ async def records_of(
         query = query.where(SandboxRecord.id.in_(ids))
     query = query.order_by(SandboxRecord.position, SandboxRecord.id)
     return list((await session.scalars(query)).all())
+
+
+async def merge_candidates(
+    session: AsyncSession,
+    tenant: Tenant,
+    table_id: str,
+    allowed: Mapping[str, Collection[str]],
+) -> list[SandboxRecord]:
+    """The table's records whose cells (by field id) hold one of the allowed texts.
+
+    JSON extraction compares text exactly on SQLite and PostgreSQL, so no record holding an
+    allowed text is missed; a cell holding a number can come back too (its text is compared),
+    which the caller's own comparison of the stored values settles."""
+    query = select(SandboxRecord).where(
+        SandboxRecord.client_id == tenant.client_id, SandboxRecord.table_id == table_id
+    )
+    for field_id, texts in allowed.items():
+        query = query.where(SandboxRecord.fields[field_id].as_string().in_(texts))
+    query = query.order_by(SandboxRecord.position, SandboxRecord.id)
+    return list((await session.scalars(query)).all())
+
+
+async def records_from(
+    session: AsyncSession, tenant: Tenant, table_id: str, first: SandboxRecord | None, limit: int
+) -> list[SandboxRecord]:
+    """Up to `limit` of the table's records in creation order, from `first` on (or the start)."""
+    query = select(SandboxRecord).where(
+        SandboxRecord.client_id == tenant.client_id, SandboxRecord.table_id == table_id
+    )
+    if first is not None:
+        query = query.where(
+            or_(
+                SandboxRecord.position > first.position,
+                and_(SandboxRecord.position == first.position, SandboxRecord.id >= first.id),
+            ),
+        )
+    query = query.order_by(SandboxRecord.position, SandboxRecord.id).limit(limit)
+    return list((await session.scalars(query)).all())
+
+
+async def count_before(session: AsyncSession, tenant: Tenant, record: SandboxRecord) -> int:
+    """How many records of the table come before `record` in creation order."""
+    count = await session.scalar(
+        select(func.count()).where(
+            SandboxRecord.client_id == tenant.client_id,
+            SandboxRecord.table_id == record.table_id,
+            or_(
+                SandboxRecord.position < record.position,
+                and_(SandboxRecord.position == record.position, SandboxRecord.id < record.id),
+            ),
+        )
+    )
+    return int(count or 0)
 
 
 async def next_position(session: AsyncSession, tenant: Tenant, table_id: str) -> int:

@@ -60,6 +60,7 @@ class TableWriter:
         self.cells = CellWriter(typecast)
         self.now = datetime.now(UTC)
         self.position: int | None = None
+        self.written: dict[str, SandboxRecord] = {}
 
     def field(self, key: str) -> Json:
         found = find_field(self.definition, key)
@@ -92,10 +93,12 @@ class TableWriter:
         )
         self.position += 1
         self.session.add(record)
+        self.written[record.id] = record
         return record
 
     def update(self, record: SandboxRecord, incoming: Json, replace: bool) -> None:
         record.fields = self.converted(incoming, record.fields, replace)
+        self.written[record.id] = record
 
     def merge_key(self, item: RecordInput, merge_ids: list[str]) -> list[Any]:
         """The converted values of the merge fields, as they would be stored."""
