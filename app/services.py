@@ -12,6 +12,7 @@ from app.jobs.dispatch import Dispatcher, make_dispatcher
 from app.ratelimit.service import RateLimiter
 from app.rules.loader import default_rules
 from app.settings import Settings
+from app.tenancy.key_cache import KeyCache
 from app.transform.loader import mappings
 from app.usage.service import Meter
 
@@ -24,12 +25,14 @@ class Services:
     dispatcher: Dispatcher
     audit: AuditLog = field(init=False)
     meter: Meter = field(init=False)
+    key_cache: KeyCache = field(init=False)
     events: EventRelay = field(init=False)
     rate_limiter: RateLimiter = field(init=False)
 
     def __post_init__(self) -> None:
         self.audit = AuditLog(self.sessions, self.settings)
         self.meter = Meter(self.sessions, self.settings.usage_flush_interval_seconds)
+        self.key_cache = KeyCache(self.settings.key_cache_seconds)
         self.events = make_relay(self.sessions, self.settings)
         self.rate_limiter = RateLimiter.create(self.settings, self.sessions)
 

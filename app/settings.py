@@ -106,6 +106,12 @@ class Settings(BaseSettings):
         default=16, ge=1, description="Deliveries sent at once."
     )
 
+    key_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="How long a process trusts a key it verified (revocations reach every "
+        "process within this time; 0 checks the database on every request).",
+    )
     audit_retention_days: int = Field(
         default=365, ge=90, description="Audit rows older than this are purged (hourly)."
     )

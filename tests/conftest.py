@@ -115,6 +115,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "job_redispatch_after_seconds": 0.5,
         "job_lease_seconds": 5,
         "job_chunk_size": 250,
+        "key_cache_seconds": 0.0,  # tests revoke keys in the database and expect it at once
     }
     if not database_url.startswith("sqlite"):
         values["secret_key"] = "scale-out-tests-secret"  # SQLite gets its own <db>.secret file

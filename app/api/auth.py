@@ -40,12 +40,22 @@ async def resolve_principal(
     token = bearer_token(request)
     if token is None:
         return None
+    principal = services.key_cache.get(token)
+    if principal is None:
+        principal = await _authenticated(services, token)
+    if CLIENT_HEADER.lower() in request.headers:
+        async with reading(services.sessions) as session:
+            principal = await _with_named_client(session, principal, request)
+    return principal
+
+
+async def _authenticated(services: Services, token: str) -> Principal:
     async with reading(services.sessions) as session:
         principal, touch_due = await authenticate(session, token)
-        principal = await _with_named_client(session, principal, request)
     if touch_due:
         async with services.sessions() as session, session.begin():
             await record_key_use(session, principal.key_id)
+    services.key_cache.put(token, principal)
     return principal
 
 

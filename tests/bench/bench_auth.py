@@ -75,7 +75,7 @@ async def _auth_timings(services: Services, keys: dict[str, str], n: int) -> dic
 async def main(requests: int, database_url: str | None) -> None:
     folder = Path(tempfile.mkdtemp(prefix="bench-auth-"))
     url = database_url or f"sqlite+aiosqlite:///{folder / 'bench.db'}"
-    settings = make_settings(url, log_level="ERROR")
+    settings = make_settings(url, log_level="ERROR", key_cache_seconds=1.0)  # the default
     services = Services.create(settings)
     await upgrade_to_head(services.engine)
     async with services.sessions() as session, session.begin():

@@ -149,6 +149,7 @@ class KeysMutation:
         try:
             async with info.context.services.sessions() as session, session.begin():
                 key = await tenancy.revoke_key(session, str(id))
+            info.context.services.key_cache.forget_key(key.id)
         except GatewayError as error:
             return ApiKeyPayload(api_key=None, errors=_error(error))
         return ApiKeyPayload(api_key=ApiKey.from_row(key), errors=[])
@@ -162,6 +163,7 @@ class KeysMutation:
         try:
             async with info.context.services.sessions() as session, session.begin():
                 created = await tenancy.rotate_key(session, str(input.id), until)
+            info.context.services.key_cache.forget_key(str(input.id))
         except GatewayError as error:
             return IssuedApiKeyPayload(api_key=None, secret=None, errors=_error(error))
         return IssuedApiKeyPayload(
