@@ -35,14 +35,3 @@ def allowed(requirement: Requirement) -> type[BasePermission]:
 
     Allowed.__name__ = f"Allowed_{requirement.scope.value.replace(':', '_')}"
     return Allowed
-
-
-class IsAuthenticated(BasePermission):
-    message = policy.MISSING_KEY_MESSAGE
-    error_extensions = {"code": "unauthenticated"}
-
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        if info.context.principal is not None:
-            return True
-        info.context.response.status_code = 401
-        return False
