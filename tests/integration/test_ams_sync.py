@@ -213,8 +213,10 @@ async def synced_after(gateway: Gateway, tenant: Tenant, since: str | None) -> d
             return None
         return view if since is None or state["lastSyncedAt"] > since else None
 
-    found: dict[str, Any] = await eventually(done)
-    return found
+    await eventually(done)
+    # Viewer fields resolve in their own sessions: the view that saw the sync finish may have read
+    # onboarding a moment before. Nothing is pending now, so a second read is settled.
+    return await viewer(gateway, tenant)
 
 
 def airtable_rows(gateway: Gateway, tenant: Tenant, base_id: str) -> list[dict[str, Any]]:
