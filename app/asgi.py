@@ -6,7 +6,6 @@ from contextlib import asynccontextmanager
 from litestar import Litestar, get
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
-from litestar.middleware import DefineMiddleware
 from litestar.response import Redirect
 
 from app.api.graphql.controller import make_controller
@@ -14,8 +13,7 @@ from app.api.request_id import RequestIdMiddleware
 from app.api.rest.errors import gateway_error_handler, http_exception_handler
 from app.api.rest.openapi import openapi_config
 from app.api.rest.routes import rest_router
-from app.api.rest.system import contract_routes, health, portal_routes
-from app.api.rest.webhooks import close_webhook_receiver
+from app.api.rest.system import contract_routes, health, metrics, portal_routes, ready
 from app.errors import GatewayError
 from app.logs import configure_logging
 from app.sandbox.airtable.routes import airtable_routes
@@ -40,12 +38,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         try:
             yield
         finally:
-            await close_webhook_receiver(app.state)
             await services.stop()
 
     handlers = [
         make_controller(settings.portal_dist_dir, settings.sandbox_enabled),
         health,
+        ready,
+        metrics,
         root,
         rest_router(),
         *contract_routes(settings.contracts_dir),
@@ -53,10 +52,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         *(drive_routes() if settings.sandbox_enabled else []),
         *(airtable_routes(settings) if settings.sandbox_enabled else []),
     ]
-    return Litestar(
+    app = Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
-        middleware=[DefineMiddleware(RequestIdMiddleware)],
         exception_handlers={
             HTTPException: http_exception_handler,
             GatewayError: gateway_error_handler,
@@ -68,6 +66,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         debug=False,
         logging_config=None,
     )
+    # Outside the router, so answers the router gives itself (404, 405) carry a request id too.
+    app.asgi_handler = RequestIdMiddleware(app.asgi_handler)
+    return app
 
 
 __all__ = ["create_app"]

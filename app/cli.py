@@ -101,6 +101,8 @@ def serve(host: str | None, port: int | None, as_json: bool) -> None:
 
     settings = get_settings()
     host, port = host or settings.host, port or settings.port
+    # The sandbox URL and the webhook URLs handed out derive from host and port: use the real ones.
+    settings = settings.model_copy(update={"host": host, "port": port})
     first_key = asyncio.run(prepare_embedded_database(settings)) if settings.is_sqlite else None
     base = f"http://{host}:{port}"
     emit(
@@ -132,12 +134,14 @@ def worker(burst: bool, as_json: bool) -> None:
     """Run an arq worker (needs GATEWAY_REDIS_URL)."""
     from arq.worker import Worker
 
-    from workers.arq_worker import worker_settings
+    from workers.arq_worker import drain_on_signals, worker_settings
 
     settings = get_settings()
     if not settings.redis_url:
         fail(as_json, "redis_required", "Set GATEWAY_REDIS_URL to run a worker.")
-    Worker(**worker_settings(settings, burst=burst)).run()
+    running = Worker(**worker_settings(settings, burst=burst))
+    drain_on_signals(running)  # SIGTERM finishes running jobs before stopping
+    running.run()
     emit(as_json, {"stopped": True}, "worker stopped")
 
 
@@ -370,6 +374,44 @@ def usage_export(first: datetime, last: datetime, client_id: str | None, as_json
         for r in rows
     ]
     emit(as_json, {"usage": listed}, as_csv(rows).rstrip("\n"))
+
+
+@main.group()
+def secrets() -> None:
+    """Secrets at rest (webhook connection secrets, subscriber signing secrets)."""
+
+
+@secrets.command("reencrypt")
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000))
+@json_option
+def secrets_reencrypt(batch_size: int, as_json: bool) -> None:
+    """Rewrite every stored secret under the newest key of GATEWAY_ENCRYPTION_KEYS (run after
+    putting a new key first; safe to repeat and to run beside the gateway). Exits 1 when a
+    secret opens with none of the configured keys."""
+    from app.secrets_rotation import reencrypt_all
+
+    async def run() -> dict[str, Any]:
+        settings = get_settings()
+        engine = create_engine(settings.database_url)
+        try:
+            reports = await reencrypt_all(create_session_factory(engine), settings, batch_size)
+        finally:
+            await engine.dispose()
+        return {name: vars(report) for name, report in reports.items()}
+
+    try:
+        tables = asyncio.run(run())
+    except GatewayError as error:
+        fail(as_json, error.code, error.message)
+        return
+    lines = [
+        f"{name}: {t['rows']} rows, {t['rewritten']} rewritten, {t['current']} already current, "
+        f"{t['changed_meanwhile']} changed meanwhile, {len(t['undecryptable'])} undecryptable"
+        for name, t in tables.items()
+    ]
+    emit(as_json, {"tables": tables}, "\n".join(lines))
+    if any(t["undecryptable"] for t in tables.values()):
+        sys.exit(1)
 
 
 @main.group()

@@ -67,6 +67,18 @@ def decrypt(settings: Settings, token: str) -> str:
         raise UndecryptableSecret() from None
 
 
+def is_current(settings: Settings, token: str) -> bool:
+    """Whether the newest key already opens this token (nothing to re-encrypt). Raises
+    UndecryptableSecret when no configured key does."""
+    keys = _keys(settings)
+    try:
+        Fernet(keys[0]).decrypt(token.encode())
+    except InvalidToken:
+        decrypt(settings, token)  # an older key may still open it; if none does, this raises
+        return False
+    return True
+
+
 def reencrypt(settings: Settings, token: str) -> str:
     """The same secret under the newest key (key rotation)."""
     try:

@@ -2,6 +2,7 @@
 
 import gc
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -10,11 +11,15 @@ from app.db.engine import create_engine, create_session_factory
 from app.events.relay import EventRelay, make_relay
 from app.jobs.dispatch import Dispatcher, make_dispatcher
 from app.ratelimit.service import RateLimiter
+from app.retention.runner import RetentionPurger
 from app.rules.loader import default_rules
 from app.settings import Settings
 from app.tenancy.key_cache import KeyCache
 from app.transform.loader import mappings
 from app.usage.service import Meter
+
+if TYPE_CHECKING:
+    from app.webhooks.service import WebhookReceiver
 
 
 @dataclass
@@ -28,6 +33,9 @@ class Services:
     key_cache: KeyCache = field(init=False)
     events: EventRelay = field(init=False)
     rate_limiter: RateLimiter = field(init=False)
+    if TYPE_CHECKING:  # a plain attribute at run time (not a field): its module imports this one
+        webhooks: WebhookReceiver = field(init=False)
+    retention: RetentionPurger = field(init=False)
 
     def __post_init__(self) -> None:
         self.audit = AuditLog(self.sessions, self.settings)
@@ -35,6 +43,8 @@ class Services:
         self.key_cache = KeyCache(self.settings.key_cache_seconds)
         self.events = make_relay(self.sessions, self.settings)
         self.rate_limiter = RateLimiter.create(self.settings, self.sessions)
+        self.webhooks = _webhook_receiver(self)
+        self.retention = RetentionPurger(self.sessions, self.settings)
 
     @classmethod
     def create(cls, settings: Settings) -> "Services":
@@ -50,14 +60,25 @@ class Services:
         await self.audit.start()
         await self.meter.start()
         await self.events.start()
+        if not self.settings.redis_url:  # scale-out: the arq cron job purges
+            await self.retention.start()
 
     async def stop(self) -> None:
+        await self.retention.stop()
         await self.events.stop()
         await self.audit.stop()
         await self.meter.stop()
         await self.dispatcher.stop()
+        await self.webhooks.close()
         await self.rate_limiter.close()
         await self.engine.dispose()
+
+
+def _webhook_receiver(services: Services) -> "WebhookReceiver":
+    """The receiver's module builds on Services (ingest, sessions), so it is imported late."""
+    from app.webhooks.service import WebhookReceiver
+
+    return WebhookReceiver.create(services)
 
 
 def tune_garbage_collector() -> None:

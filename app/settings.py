@@ -4,12 +4,21 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
-from pydantic import Field, IPvAnyNetwork, SecretStr, model_validator
+from pydantic import BaseModel, Field, IPvAnyNetwork, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
+
+
+class AirtableFault(BaseModel):
+    """AMS resilience: one burst of the sandbox Airtable emulator's injected faults — `after`
+    clean requests, then `count` requests answered with `kind`."""
+
+    kind: Literal["429", "503", "timeout"]
+    count: int = Field(ge=1)
+    after: int = Field(default=0, ge=0)
 
 
 class Settings(BaseSettings):
@@ -72,7 +81,10 @@ class Settings(BaseSettings):
         default=0.5, gt=0, description="How fast an address's failed-authentication budget refills."
     )
     rate_limit_override_ttl_seconds: float = Field(
-        default=30.0, ge=0, description="How long a process caches a client's own limits."
+        default=2.0,
+        ge=0,
+        description="How long a process caches a client's own limits: a change made with "
+        "setRateLimit/clearRateLimit reaches every process within this.",
     )
     graphql_max_tokens: int = Field(
         default=15_000, ge=100, description="Most tokens one GraphQL document may hold."
@@ -114,6 +126,30 @@ class Settings(BaseSettings):
     )
     audit_retention_days: int = Field(
         default=365, ge=90, description="Audit rows older than this are purged (hourly)."
+    )
+    # Retention (app.retention): defaults for clients that set no retentionPolicy of their own;
+    # docs/data-handling.md quotes these numbers (a contract test keeps them in step).
+    retention_raw_payload_days: int = Field(
+        default=30, ge=1, le=3650, description="Records as received are purged after this."
+    )
+    retention_quarantine_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="Quarantine entries are purged this long after they last changed.",
+    )
+    retention_job_detail_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="A finished job's record errors and webhook notices are purged after this "
+        "(the job's summary row is kept).",
+    )
+    retention_purge_interval_seconds: float = Field(
+        default=3600.0, gt=0, description="How often the embedded shape runs the retention purge."
+    )
+    retention_purge_batch_size: int = Field(
+        default=1000, ge=1, description="Rows deleted per transaction by the retention purge."
     )
     usage_flush_interval_seconds: float = Field(
         default=5.0, gt=0, description="How often per-request usage counts are written."
@@ -186,6 +222,39 @@ class Settings(BaseSettings):
     ams_write_attempts: int = Field(
         default=6, ge=1, description="Tries per Airtable request on 429, 5xx and timeouts."
     )
+    # --- AMS resilience (app.integrations.circuit) and the sandbox's fault injector ---
+    ams_circuit_failure_threshold: int = Field(
+        default=5, ge=1, description="Transient Airtable failures in a row open a base's circuit."
+    )
+    ams_circuit_cooldown_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How long an open circuit holds calls to its base back before one probe "
+        "(at least Airtable's 30-second 429 penalty).",
+    )
+    ams_retry_initial_seconds: float = Field(
+        default=0.2, gt=0, description="First back-off before retrying a 429, 5xx or timeout."
+    )
+    ams_retry_max_seconds: float = Field(
+        default=10.0, gt=0, description="Longest back-off between two tries (before jitter)."
+    )
+    ams_airtable_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Read timeout of one Airtable request."
+    )
+    sandbox_airtable_faults: list[AirtableFault] = Field(
+        default_factory=list,
+        description="Sandbox only: bursts of faults the Airtable emulator answers with, in order, "
+        'as JSON, e.g. [{"after": 100, "kind": "429", "count": 20}] (kinds: 429, 503, timeout).',
+    )
+    sandbox_airtable_fault_admin: bool = Field(
+        default=False,
+        description="Sandbox only: serve /sandbox/airtable/_faults, where a test key arms fault "
+        "bursts against its own sandbox bases (for fault-injection tests).",
+    )
+    sandbox_airtable_fault_timeout_seconds: float = Field(
+        default=35.0, ge=0, description="How long a 'timeout' fault holds the request."
+    )
+    # --- end AMS resilience ---
     ams_sync_lease_seconds: float = Field(
         default=300.0,
         gt=0,
@@ -224,6 +293,42 @@ class Settings(BaseSettings):
     asset_resumable_threshold_bytes: int = Field(
         default=5 * 1024 * 1024, ge=1, description="Larger assets go to Drive resumable."
     )
+    # --- observability (app.observability): /metrics, /ready, worker metrics port ---
+    metrics_enabled: bool = Field(
+        default=True, description="Serve Prometheus metrics at /metrics (no key needed)."
+    )
+    metrics_allowed_networks: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description='When set (JSON list, e.g. ["10.0.0.0/8"]), /metrics answers only callers '
+        "from these networks (the peer address: put the scraper inside, not behind the load "
+        "balancer); others get 404. Empty: anyone who reaches the port.",
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="`gateway worker`: serve this worker's metrics on this port (one port per "
+        "worker process). Unset: workers expose no metrics.",
+    )
+    metrics_database_refresh_seconds: float = Field(
+        default=10.0, ge=0, description="Database gauges (queue, dead letters…) kept this long."
+    )
+    metrics_dead_letter_window_seconds: float = Field(
+        default=86400.0, gt=0, description="Dead letters count when given up on within this window."
+    )
+    ready_timeout_seconds: float = Field(
+        default=2.0, gt=0, description="/ready (and the database gauges): time allowed per check."
+    )
+    # --- end observability ---
+    # --- source address behind a proxy (app.api.source_address) ---
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Proxies (load balancers) in front of the gateway, as a JSON list of "
+        'networks (e.g. ["10.0.0.0/8"]). A request from one of them is attributed to the '
+        "address it put in X-Forwarded-For (audit log, failed-authentication throttling); "
+        "the header is ignored from anyone else. Empty (the default): never read.",
+    )
+    # --- end source address ---
 
     @model_validator(mode="after")
     def _embedded_secret_key(self) -> Self:

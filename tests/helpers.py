@@ -1,9 +1,22 @@
 """Realistic payloads and the operations partners run."""
 
+import asyncio
+import socket
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
+from app.asgi import create_app
 from app.jobs.dispatch import InProcessDispatcher
 from app.services import Services
+from app.settings import Settings
+from tests.conftest import GraphQL, make_settings
 
 INGEST = {
     "product": ("ingestProducts", "IngestProductsInput"),
@@ -82,3 +95,176 @@ async def drain(services: Services) -> None:
     dispatcher = services.dispatcher
     assert isinstance(dispatcher, InProcessDispatcher)
     await dispatcher.join()
+
+
+@contextmanager
+def running_server(app: Any, port: int | None = None) -> Iterator[str]:
+    """An ASGI app on a real port (uvicorn in a background thread, lifespan on); yields its URL."""
+    import uvicorn
+
+    port = port or free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+
+
+@contextmanager
+def running_gateway(settings: Settings) -> Iterator[tuple[str, Settings]]:
+    """The gateway on a real port, its settings knowing that port (the AMS reaches the sandbox
+    emulators through it); yields the URL and those settings."""
+    port = free_port()
+    served = settings.model_copy(update={"host": "127.0.0.1", "port": port})
+    with running_server(create_app(served), port) as url:
+        yield url, served
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# The gateway on a real port with the requests reaching its Airtable emulator recorded
+
+
+@dataclass
+class AirtableRequest:
+    method: str
+    path: str
+    status: int
+    body: Any
+    at: float  # when it arrived
+
+    @property
+    def is_write(self) -> bool:
+        return self.method in {"POST", "PATCH", "PUT", "DELETE"} and "/v0/meta/" not in self.path
+
+
+@dataclass
+class AirtableTraffic:
+    """ASGI middleware in front of the gateway: records what reaches the Airtable emulator."""
+
+    app: Any
+    requests: list[AirtableRequest] = field(default_factory=list)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/sandbox/airtable/v0/"):
+            await self.app(scope, receive, send)
+            return
+        arrived = time.monotonic()
+        chunks: list[bytes] = []
+        status: list[int] = []
+
+        async def receiving() -> Any:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            return message
+
+        async def sending(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+            await send(message)
+
+        await self.app(scope, receiving, sending)
+        body = b"".join(chunks)
+        self.requests.append(
+            AirtableRequest(
+                scope["method"],
+                scope["path"],
+                status[0],
+                orjson.loads(body) if body else None,
+                arrived,
+            )
+        )
+
+    def writes(self) -> list[AirtableRequest]:
+        return [r for r in self.requests if r.is_write]
+
+
+@dataclass
+class Gateway:
+    url: str
+    settings: Settings
+    traffic: AirtableTraffic
+    gql: GraphQL
+
+
+def serve(settings: Settings) -> Iterator[tuple[str, Settings, AirtableTraffic]]:
+    """The app behind the traffic recorder, on a real port, in a background thread."""
+    port = free_port()
+    server_settings = settings.model_copy(update={"host": "127.0.0.1", "port": port})
+    traffic = AirtableTraffic(create_app(server_settings))
+    with running_server(traffic, port) as url:
+        yield url, server_settings, traffic
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], within: float = 60) -> Any:
+    deadline = time.monotonic() + within
+    while True:
+        found = await check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reached within {within}s")
+        await asyncio.sleep(0.05)
+
+
+# The scale-out shape in one test: API processes and arq workers sharing PostgreSQL and Redis
+
+
+@asynccontextmanager
+async def arq_settings(
+    database_url: str, redis_url: str, **overrides: Any
+) -> AsyncIterator[Settings]:
+    """Settings with an arq queue of their own (deleted afterwards; job keys expire alone)."""
+    from redis.asyncio import Redis
+
+    queue = f"gateway:test:{uuid.uuid4().hex[:8]}"
+    try:
+        yield make_settings(database_url, redis_url=redis_url, arq_queue_name=queue, **overrides)
+    finally:
+        redis = Redis.from_url(redis_url)
+        await redis.delete(queue, f"{queue}:health-check")
+        await redis.aclose()
+
+
+@asynccontextmanager
+async def api_process(settings: Settings) -> AsyncIterator[tuple[Services, GraphQL]]:
+    """One API process: its own Services (started and stopped) and a GraphQL client to it."""
+    import httpx
+
+    services = Services.create(settings)
+    app = create_app(settings, services)
+    await services.start()
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
+            yield services, GraphQL(client)
+    finally:
+        await services.stop()
+
+
+async def burst_worker(settings: Settings) -> None:
+    """An arq worker that runs what is queued, then stops."""
+    from arq.worker import Worker
+
+    from workers.arq_worker import worker_settings
+
+    worker = Worker(**worker_settings(settings, burst=True, poll_delay=0.05))
+    try:
+        await worker.main()
+    finally:
+        await worker.close()

@@ -1,8 +1,10 @@
 """arq worker settings and tasks, run by `gateway worker`. Thin: ids in, one service call."""
 
+import signal
+from functools import partial
 from typing import Any
 
-from arq import cron
+from arq import Worker, cron
 from arq.connections import RedisSettings
 
 from app.ams.due import claim_due_syncs, key_parts
@@ -13,15 +15,20 @@ from app.jobs.dispatch import PROCESS_JOB_TASK, SYNC_AMS_TASK
 from app.jobs.processing import run_job
 from app.jobs.sweeper import due_job_ids
 from app.logs import configure_logging
+from app.observability.exposition import serve_worker_metrics
+from app.retention.runner import run_purge
 from app.rules.loader import default_rules
 from app.services import tune_garbage_collector
 from app.settings import Settings, get_settings
 from app.transform.loader import mappings
 
+RETENTION_PURGE_MINUTE = 17  # hourly, off the top of the hour
+
 
 async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx.setdefault("settings", get_settings())
     configure_logging(settings.log_level)
+    serve_worker_metrics(settings)  # GATEWAY_METRICS_PORT, when set
     ctx["engine"] = create_engine(settings.database_url)
     ctx["sessions"] = create_session_factory(ctx["engine"])
     ctx["ams"] = AmsRuntime.create(settings, ctx["sessions"])
@@ -73,6 +80,11 @@ async def sweep(ctx: dict[str, Any]) -> int:
     return len(job_ids) + await _enqueue_due_syncs(ctx)
 
 
+async def purge_retention(ctx: dict[str, Any]) -> dict[str, int]:
+    """Remove what is past each tenant's retention (see app.retention.purge); hourly."""
+    return await run_purge(ctx["sessions"], ctx["settings"])
+
+
 def worker_settings(
     settings: Settings | None = None, burst: bool = False, **overrides: Any
 ) -> dict[str, Any]:
@@ -86,6 +98,7 @@ def worker_settings(
     crons = [
         cron(sweep, second=set(range(0, 60, every))),
         cron(deliver_events, second=set(range(0, 60, poll))),
+        cron(purge_retention, minute=RETENTION_PURGE_MINUTE, second=0, timeout=3600),
     ]
     return {
         "functions": [process_job, sync_ams, deliver_events],
@@ -101,3 +114,22 @@ def worker_settings(
         "max_tries": 5,
         **overrides,
     }
+
+
+DRAIN_SECONDS = 25  # below the orchestrator's stop grace period (compose: 60 s)
+
+
+def drain_on_signals(worker: Worker) -> None:
+    """SIGTERM/SIGINT: take no new job, let AMS syncs stop at their next batch (their records
+    stay due), wait up to DRAIN_SECONDS for running jobs, then stop. arq's own handler would
+    cancel running jobs at once."""
+
+    def drain(number: signal.Signals) -> None:
+        runtime = worker.ctx.get("ams")
+        if isinstance(runtime, AmsRuntime):
+            runtime.stopping = True
+        worker.handle_sig_wait_for_completion(number)
+
+    worker._job_completion_wait = DRAIN_SECONDS
+    for number in (signal.SIGINT, signal.SIGTERM):
+        worker.loop.add_signal_handler(number, partial(drain, number))

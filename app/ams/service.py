@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import structlog
-from sqlalchemy import Table, and_, case, func, or_, select, update
+from sqlalchemy import Table, and_, case, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -42,7 +42,9 @@ from app.events.catalog import EventType
 from app.events.outbox import record_event
 from app.ids import new_id
 from app.integrations.airtable import AirtableClient
+from app.integrations.circuit import CircuitOpen
 from app.integrations.routing import AmsClients, ams_for
+from app.observability.pipeline import write_origins
 from app.pagination import Page, check_page_size, decode_cursor, encode_cursor
 from app.provisioning import service as provisioning
 from app.provisioning.models import AmsProvisioning, ProvisioningStatus
@@ -130,8 +132,8 @@ async def run_sync(runtime: AmsRuntime, tenant: Tenant, entity: Entity) -> SyncR
             log.info("ams.sync_stopped")
             return None
         except Exception as error:
-            if isinstance(error, GatewayError | OSError):  # the AMS refused or is unreachable
-                log.warning("ams.sync_failed", error=str(error))
+            if isinstance(_cause(error), GatewayError | OSError):  # AMS refused or unreachable
+                log.warning("ams.sync_failed", error=str(_cause(error)))
             else:
                 log.exception("ams.sync_failed")
             await _record_failure(runtime, lease, error)
@@ -218,14 +220,29 @@ def _deferred_error(count: int) -> str:
     return f"{count} asset file(s) could not be fetched for now; they will be retried."
 
 
+def _cause(error: Exception) -> Exception:
+    """The first gateway error inside a task group's exception group, else the error itself."""
+    if isinstance(error, ExceptionGroup):
+        found = error.subgroup(lambda e: isinstance(e, GatewayError))
+        while isinstance(found, ExceptionGroup):
+            found = found.exceptions[0]
+        return found if isinstance(found, Exception) else error
+    return error
+
+
 async def _record_failure(runtime: AmsRuntime, lease: SyncLease, error: Exception) -> None:
-    reason = error.message if isinstance(error, GatewayError) else type(error).__name__
+    cause = _cause(error)
+    reason = cause.message if isinstance(cause, GatewayError) else type(cause).__name__
+    if isinstance(cause, CircuitOpen):  # transient: the records stay due, nothing failed
+        message = f"The AMS sync is paused ({reason}); it resumes by itself."
+    else:
+        message = f"The AMS sync failed ({reason}); it will be retried."
     async with runtime.sessions() as session, session.begin():
         await session.execute(
             update(AmsSyncState)
             .where(_state_of(lease.tenant, lease.entity), AmsSyncState.lease_owner == lease.owner)
             .values(
-                error=f"The AMS sync failed ({reason}); it will be retried.",
+                error=message,
                 dispatched_at=_now(),
                 updated_at=_now(),
             )
@@ -267,6 +284,7 @@ class _Target:
     ams: AmsClients
     asset_folders: dict[str, str]
     uploads: dict[Key, tuple[CanonicalRecord, AssetFile]] = field(default_factory=dict)
+    jobs: dict[Key, str] = field(default_factory=dict)  # changed content: its job (observability)
 
 
 async def _sync_once(runtime: AmsRuntime, lease: SyncLease) -> SyncRun:
@@ -288,25 +306,27 @@ async def _sync_once(runtime: AmsRuntime, lease: SyncLease) -> SyncRun:
         ams,
         folders_of(config),
     )
-    after = ""
-    while True:
-        page = await _changed_page(runtime, lease, table_map.version, after)
-        if not page:
-            return run
-        await _sync_page(target, page)
-        if runtime.stopping:
-            raise SyncStopped()
-        after = page[-1][0].id
+    # Audience: unsubscribes go out before any other change (consent wins; see records.conflicts).
+    for unsubscribes in (True, False) if lease.entity is Entity.AUDIENCE else (False,):
+        after = ""
+        while page := await _changed_page(runtime, lease, table_map.version, after, unsubscribes):
+            await _sync_page(target, page)
+            if runtime.stopping:
+                raise SyncStopped()
+            after = page[-1][0].id
+    return run
 
 
 Candidate = tuple[CanonicalRecord, AmsSyncRecord | None]
 
 
 async def _changed_page(
-    runtime: AmsRuntime, lease: SyncLease, map_version: int, after: str
+    runtime: AmsRuntime, lease: SyncLease, map_version: int, after: str, unsubscribes: bool
 ) -> list[Candidate]:
-    """Canonical records never handled, or whose content (or the field map) changed since."""
+    """Canonical records never handled, or whose content (or the field map) changed since;
+    with `unsubscribes`, only those whose email consent is `unsubscribed`."""
     record, synced = CanonicalRecord, AmsSyncRecord
+    consent = record.data["email_consent"].as_string() == "unsubscribed"
     joined = and_(
         synced.client_id == record.client_id,
         synced.livemode == record.livemode,
@@ -323,6 +343,7 @@ async def _changed_page(
                 record.livemode == lease.tenant.livemode,
                 record.entity == lease.entity.value,
                 record.id > after,
+                consent if unsubscribes else true(),
                 or_(
                     synced.id.is_(None),
                     synced.content_hash != record.content_hash,
@@ -361,6 +382,8 @@ async def _sync_page(target: _Target, page: list[Candidate]) -> None:
         typecast = target.table_map.typecast(changed)
         row = Row((record.source_platform, record.external_id), changed | sync_cells, typecast)
         outgoing.append((row, state | {"field_hashes": hashes}))
+        if synced is None or synced.content_hash != record.content_hash:
+            target.jobs[row.key] = record.last_job_id
     if unchanged:
         async with target.runtime.sessions() as session, session.begin():
             await _save_records(session, unchanged)
@@ -505,11 +528,16 @@ async def _save_batch(
         log.warning("ams.record_rejected", external_id=row.key[1], error_type=rejection.error_type)
         rows.append(_rejected(state, rejection.error_type, rejection.message))
     written = [row.key for row, _ in batch if row.key in result.written]
+    jobs = [target.jobs.pop(key) for key in written if key in target.jobs]
     async with target.runtime.sessions() as session, session.begin():
+        tenant, entity = target.lease.tenant, target.lease.entity.value
+        origins = await write_origins(session, tenant, entity, jobs)
         await _save_records(session, rows)
-        await _announce_written(session, target, written, now)
-        _announce_uploads(session, target, [row.key for row, _ in batch], now)
+        with origins.traced():
+            await _announce_written(session, target, written, now)
+            _announce_uploads(session, target, [row.key for row, _ in batch], now)
         await _renew(session, target.runtime, target.lease)
+    origins.observe()
 
 
 async def _announce_written(

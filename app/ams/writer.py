@@ -6,21 +6,16 @@ pyairtable is synchronous: each request runs in a worker thread.
 """
 
 import asyncio
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
 import structlog
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
 from app.ams.pacing import Pacer
 from app.integrations.airtable import AirtableClient
+from app.integrations.circuit import CircuitOpen, airtable_retrying
 from app.integrations.errors import AmsRequestError
 from app.settings import Settings
 
@@ -51,12 +46,6 @@ class Rejection:
 class BatchResult:
     written: dict[tuple[str, str], str] = field(default_factory=dict)  # key → Airtable record id
     rejected: list[Rejection] = field(default_factory=list)
-
-
-def _retryable(error: BaseException) -> bool:
-    if isinstance(error, AmsRequestError):
-        return error.status == RATE_LIMITED or error.status >= 500 or error.status == 0
-    return isinstance(error, requests.Timeout | requests.ConnectionError)
 
 
 @dataclass
@@ -91,17 +80,21 @@ class TableWriter:
         return result
 
     async def _upsert(self, rows: Sequence[Row]) -> list[str]:
+        """429, 5xx and timeouts are retried with backoff and jitter. An open circuit is waited
+        out for up to two cool-downs (while another batch probes the base); past that the
+        CircuitOpen goes up: the sync stops and its records stay due."""
         assert 0 < len(rows) <= MAX_RECORDS_PER_REQUEST
-        retrying = AsyncRetrying(
-            retry=retry_if_exception(_retryable),
-            stop=stop_after_attempt(self.settings.ams_write_attempts),
-            wait=wait_exponential_jitter(initial=0.2, max=10),
-            reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
-                return await self._send(rows)
-        raise AssertionError("unreachable: tenacity reraises")
+        patience = 2 * self.settings.ams_circuit_cooldown_seconds
+        while True:
+            try:
+                async for attempt in airtable_retrying(self.settings):
+                    with attempt:
+                        return await self._send(rows)
+            except CircuitOpen as held:
+                if held.retry_after > patience:
+                    raise
+                patience -= held.retry_after
+                await asyncio.sleep(held.retry_after * random.uniform(1.0, 1.2))
 
     async def _send(self, rows: Sequence[Row]) -> list[str]:
         await self.pacer.acquire(self.base_id)

@@ -8,6 +8,7 @@ from litestar.exceptions import NotAuthorizedException, TooManyRequestsException
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.rest.audit import remember_principal
+from app.api.source_address import source_address
 from app.audit.service import AuditEntry
 from app.db.engine import reading
 from app.db.models import Client
@@ -81,7 +82,7 @@ async def _with_named_client(
 async def optional_principal(request: Request[Any, Any, Any]) -> Principal | None:
     """The caller, or None without a key; an invalid key answers 401 in the one error shape."""
     services: Services = request.app.state.services
-    source = request.client.host if request.client else "unknown"
+    source = source_address(request.scope) or "unknown"
     blocked_for = services.rate_limiter.failed_authentication_block(source)
     if blocked_for and "authorization" in request.headers:
         raise _too_many_failures(blocked_for)
@@ -117,7 +118,7 @@ def _failed_authentication(request: Request[Any, Any, Any], error: GatewayError)
         result=error.code,
         actor_role="anonymous",
         target_ids=[display_prefix(parsed)] if parsed else [],
-        source_ip=request.client.host if request.client else None,
+        source_ip=source_address(request.scope),
         request_id=request.scope.get("state", {}).get("request_id"),
     )
 

@@ -1,5 +1,5 @@
-"""Published contract files generated from code: JSON Schemas per entity, the GraphQL SDL and
-the REST API's OpenAPI document."""
+"""Published contract files generated from code: JSON Schemas per entity, the GraphQL SDL, the
+REST API's OpenAPI document and the JSON Schemas of the rule files (validation and mapping)."""
 
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,10 @@ def contract_files() -> dict[Path, str]:
     """Relative path → exact file content, for every generated contract artifact."""
     from app.api.graphql.schema import schema
     from app.api.rest.openapi import published_openapi
+    from app.rules.schema import SCHEMA_FILE_NAME as VALIDATION_RULES
+    from app.rules.schema import validation_rules_schema
+    from app.transform.rules import SCHEMA_FILE_NAME as MAPPING_RULES
+    from app.transform.rules_schema import mapping_rules_schema
 
     files = {
         Path("contracts") / f"{entity.value}.schema.json": render_json(entity_json_schema(entity))
@@ -39,6 +43,8 @@ def contract_files() -> dict[Path, str]:
     }
     files[SDL_PATH] = schema.as_str() + "\n"
     files[OPENAPI_PATH] = render_json(published_openapi())
+    files[Path("contracts") / "rules" / VALIDATION_RULES] = render_json(validation_rules_schema())
+    files[Path("contracts") / "mappings" / MAPPING_RULES] = render_json(mapping_rules_schema())
     return files
 
 

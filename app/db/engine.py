@@ -44,6 +44,9 @@ def create_engine(url: str) -> AsyncEngine:
     json_options: dict[str, Any] = {
         "json_serializer": _json_dumps,
         "json_deserializer": orjson.loads,
+        # A database error's message would otherwise quote the statement's values (records,
+        # emails, phones) into whatever logs it: tracebacks name the statement only.
+        "hide_parameters": True,
     }
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **json_options)

@@ -4,10 +4,16 @@ Alembic, the migration test and the test database reset all see them."""
 import app.ams.models
 import app.audit.models
 import app.events.models
+import app.mappings_override.models
 import app.partner_reports.models
+import app.privacy.models
 import app.provisioning.models
 import app.quarantine.models
 import app.ratelimit.models
+import app.records.identity
+import app.records.policies
+import app.records.resolutions
+import app.retention.models
 import app.rules.models
 import app.sandbox.airtable.models
 import app.sandbox.drive.models

@@ -105,6 +105,9 @@ class IngestJob(Base):
     source_platform: Mapped[str | None] = mapped_column(
         String(16), nullable=True, doc="Raw ingests: the platform whose shape the records are in"
     )
+    mapping_version: Mapped[int | None] = mapped_column(
+        Integer, nullable=True, doc="Raw ingests: the client's field-mapping version used (0: none)"
+    )
     status: Mapped[str] = mapped_column(String(24))
     idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
     request_hash: Mapped[str] = mapped_column(String(64))

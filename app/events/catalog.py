@@ -1,8 +1,9 @@
 """The change events a client's subscriber endpoints can receive: names and payload shapes.
 
-Every delivery body is `{"type": <name>, "timestamp": <RFC 3339 UTC>, "data": {...}}` (the Standard
-Webhooks payload structure); `data` holds exactly the fields listed for its type, snake_case like
-the standard schema. Names are `<noun>.<past-tense verb>` and never change once published.
+Every delivery body is `{"type": <name>, "timestamp": <RFC 3339 UTC>, "data": {...}, "trace_id":
+<id or null>}` (the Standard Webhooks payload structure, plus the trace id of the partner call that
+caused the change, when one did); `data` holds exactly the fields listed for its type, snake_case
+like the standard schema. Names are `<noun>.<past-tense verb>` and never change once published.
 """
 
 from dataclasses import dataclass
@@ -14,6 +15,9 @@ class EventType(StrEnum):
     CLIENT_PROVISIONED = "client.provisioned"
     PRODUCT_SYNCED = "product.synced"
     ASSET_UPLOADED = "asset.uploaded"
+    CONNECTION_UNHEALTHY = "connection.unhealthy"
+    CONNECTION_RECOVERED = "connection.recovered"
+    SUBJECT_ERASED = "subject.erased"  # personal data (app.privacy)
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,39 @@ CATALOG: dict[EventType, EventSpec] = {
                 "folder_id": "The Drive folder the file is in.",
                 "job_id": "The ingest job that carried the asset, or null.",
                 "uploaded_at": "When the upload completed (RFC 3339 UTC).",
+            },
+        ),
+        EventSpec(
+            EventType.CONNECTION_UNHEALTHY,
+            "A partner reported a platform connection STALE, REVOKED or ERROR (reportConnection"
+            "Health) when it was not in that status before; the partner's detail is in "
+            "syncHealth.",
+            {
+                "platform": "The source platform (shopify, hubspot, …).",
+                "status": "STALE, REVOKED or ERROR.",
+                "previous_status": "The status reported before, or null for a first report.",
+                "since": "When this status began (RFC 3339 UTC).",
+            },
+        ),
+        EventSpec(
+            EventType.CONNECTION_RECOVERED,
+            "A partner reported HEALTHY for a platform connection last reported STALE, REVOKED "
+            "or ERROR.",
+            {
+                "platform": "The source platform (shopify, hubspot, …).",
+                "previous_status": "STALE, REVOKED or ERROR.",
+                "since": "When it became healthy again (RFC 3339 UTC).",
+            },
+        ),
+        EventSpec(
+            EventType.SUBJECT_ERASED,
+            "A person was erased from the gateway and the client's AMS at the client's request "
+            "(the identifier itself is never sent).",
+            {
+                "run_id": "The erasure run (ers_…), as in the eraseSubject receipt.",
+                "identifier_kind": "email, phone or external_id: what the person was named by.",
+                "removed": "Rows removed per place (canonical_records, staged_records, …).",
+                "erased_at": "When the erasure completed (RFC 3339 UTC).",
             },
         ),
     ]

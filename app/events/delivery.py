@@ -28,6 +28,7 @@ from app.events.models import (
 from app.events.signing import signed_headers
 from app.events.store import cancel_pending
 from app.events.urls import EndpointUrlRefused, check_reachable_publicly
+from app.observability.pipeline import count_delivery
 from app.settings import Settings
 from app.tenancy.models import Tenant
 from app.usage.metrics import Metric
@@ -189,6 +190,7 @@ async def record(
                 duration_ms=outcome.duration_ms,
                 outcome=values["status"].value,
             )
+            count_delivery(values["status"])
 
 
 async def _disable(session: AsyncSession, endpoint_id: str, reason: str) -> None:

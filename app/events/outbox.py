@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.events.catalog import EventType, check_payload
 from app.events.models import Event
 from app.ids import new_id
+from app.observability.tracing import current_trace_id
 from app.tenancy.models import Tenant
 
 _listeners: set[Callable[[], None]] = set()
@@ -32,8 +33,10 @@ def _notify(_session: Any) -> None:
         listener()
 
 
-def event_body(type_: EventType, created_at: datetime, data: dict[str, Any]) -> str:
-    document = {"type": type_.value, "timestamp": created_at, "data": data}
+def event_body(
+    type_: EventType, created_at: datetime, data: dict[str, Any], trace_id: str | None = None
+) -> str:
+    document = {"type": type_.value, "timestamp": created_at, "data": data, "trace_id": trace_id}
     return orjson.dumps(document, option=orjson.OPT_UTC_Z, default=str).decode()
 
 
@@ -48,7 +51,7 @@ def record_event(
         client_id=tenant.client_id,
         livemode=tenant.livemode,
         type=type_.value,
-        body=event_body(type_, now, data),
+        body=event_body(type_, now, data, current_trace_id()),
         created_at=now,
     )
     session.add(row)

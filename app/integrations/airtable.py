@@ -5,6 +5,8 @@ Synchronous, like pyairtable (requests): run the calls in worker threads. One `p
 urllib3 retry gives up after ~3 s, far short of Airtable's 30-second 429 penalty, and a blind retry
 of a write could duplicate it. Pacing below 5 requests/s per base, and back-off when a 429 comes
 anyway, belong to the write layer (`app.ams.writer`), which sees every caller of a base.
+`GuardedAirtableClient` puts every call to a base through that base's circuit breaker
+(`app.integrations.circuit`); `app.integrations.routing` hands out only guarded clients.
 """
 
 import threading
@@ -16,7 +18,9 @@ from typing import Any, Protocol
 import requests
 from pyairtable import Api
 
+from app.integrations.circuit import CircuitBreaker
 from app.integrations.errors import AmsRequestError
+from app.observability.pipeline import count_ams_response
 
 DEFAULT_TIMEOUT = (5.0, 30.0)  # connect, read (seconds)
 
@@ -109,6 +113,7 @@ class PyAirtableClient:
             if self._endpoint_url is not None:
                 options["endpoint_url"] = self._endpoint_url
             api = Api(self._token, **options)
+            api.session.hooks["response"].append(count_ams_response)  # requests / 429s per base
             self._local.api = api
         return api
 
@@ -172,6 +177,49 @@ class PyAirtableClient:
         with _airtable_errors():
             deleted = self._api().table(base_id, table).batch_delete(list(record_ids))
         return [row["id"] for row in deleted if row["deleted"]]
+
+
+class GuardedAirtableClient:
+    """An `AirtableClient` whose calls to a base pass through the base's circuit: once it opens,
+    they fail at once with `CircuitOpen` instead of adding to Airtable's trouble."""
+
+    def __init__(self, inner: AirtableClient, breaker: CircuitBreaker, endpoint_url: str) -> None:
+        self.inner = inner
+        self.breaker = breaker
+        self.endpoint_url = endpoint_url
+
+    def create_base(
+        self, workspace_id: str, name: str, tables: Sequence[Mapping[str, Any]]
+    ) -> AirtableBase:
+        return self.inner.create_base(workspace_id, name, tables)  # no base yet: no circuit
+
+    def list_bases(self) -> list[AirtableBase]:
+        return self.inner.list_bases()
+
+    def base_schema(self, base_id: str) -> list[AirtableTable]:
+        with self.breaker.guard(base_id):
+            return self.inner.base_schema(base_id)
+
+    def batch_upsert(
+        self,
+        base_id: str,
+        table: str,
+        records: Sequence[Mapping[str, Any]],
+        key_fields: Sequence[str],
+        typecast: bool = False,
+    ) -> UpsertResult:
+        with self.breaker.guard(base_id):
+            return self.inner.batch_upsert(base_id, table, records, key_fields, typecast)
+
+    def list_records(
+        self, base_id: str, table: str, formula: str | None = None
+    ) -> list[AirtableRecord]:
+        with self.breaker.guard(base_id):
+            return self.inner.list_records(base_id, table, formula)
+
+    def batch_delete(self, base_id: str, table: str, record_ids: Sequence[str]) -> list[str]:
+        with self.breaker.guard(base_id):
+            return self.inner.batch_delete(base_id, table, record_ids)
 
 
 def _record(row: Mapping[str, Any]) -> AirtableRecord:

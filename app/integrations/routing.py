@@ -20,7 +20,7 @@ from app.settings import Settings
 from app.tenancy.models import Tenant
 
 if TYPE_CHECKING:
-    from app.integrations.airtable import AirtableClient
+    from app.integrations.airtable import AirtableClient, GuardedAirtableClient
     from app.integrations.drive import DriveClient
 
 # The client libraries (pyairtable, google-api-python-client) cost ~35 MB of RSS; they are
@@ -52,7 +52,6 @@ def _sandbox(tenant: Tenant, settings: Settings) -> AmsClients:
             "Test keys write to the built-in sandbox, which is disabled on this gateway "
             "(GATEWAY_SANDBOX_ENABLED=false)."
         )
-    from app.integrations.airtable import PyAirtableClient
     from app.integrations.drive import BearerKey, GoogleDriveClient, sandbox_service
 
     token = sandbox_token(settings.secret_key, tenant.client_id)
@@ -60,7 +59,7 @@ def _sandbox(tenant: Tenant, settings: Settings) -> AmsClients:
     drive_root = f"{settings.sandbox_url}/sandbox/drive/"
     return AmsClients(
         sandbox=True,
-        airtable=PyAirtableClient(token, endpoint_url=airtable_endpoint),
+        airtable=_airtable(settings, token, airtable_endpoint),
         drive=GoogleDriveClient(partial(sandbox_service, drive_root, BearerKey(token)), drive_root),
         airtable_endpoint=airtable_endpoint,
         drive_root_url=drive_root,
@@ -87,10 +86,9 @@ def _live(settings: Settings) -> AmsClients:
         raise AmsNotConfigured(
             f"GATEWAY_DRIVE_SERVICE_ACCOUNT_FILE points to {account_file}, which is not a file."
         )
-    from app.integrations.airtable import PyAirtableClient
     from app.integrations.drive import GoogleDriveClient, live_service
 
-    airtable = PyAirtableClient(token)
+    airtable = _airtable(settings, token, None)
     return AmsClients(
         sandbox=False,
         airtable=airtable,
@@ -98,3 +96,13 @@ def _live(settings: Settings) -> AmsClients:
         airtable_endpoint=airtable.endpoint_url,
         drive_root_url=LIVE_DRIVE_ROOT,
     )
+
+
+def _airtable(settings: Settings, token: str, endpoint_url: str | None) -> GuardedAirtableClient:
+    """Every Airtable client goes through this process's circuit breakers."""
+    from app.integrations.airtable import DEFAULT_TIMEOUT, GuardedAirtableClient, PyAirtableClient
+    from app.integrations.circuit import breaker_for
+
+    timeout = (DEFAULT_TIMEOUT[0], settings.ams_airtable_timeout_seconds)
+    client = PyAirtableClient(token, endpoint_url=endpoint_url, timeout=timeout)
+    return GuardedAirtableClient(client, breaker_for(settings), endpoint_url or client.endpoint_url)

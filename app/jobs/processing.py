@@ -26,7 +26,11 @@ from app.db.models import Client, IngestJob, RecordError, StagedRecord
 from app.errors import FieldError
 from app.events.emitters import record_job_completed
 from app.jobs.models import JobStatus
+from app.mappings_override.service import mapping_for_job
+from app.observability.pipeline import count_ingest_outcomes
+from app.privacy.suppression import Suppression, load_suppression
 from app.quarantine.holding import QuarantineBatch, patched_attempt, replay_patches
+from app.records.conflicts import Superseded, settle
 from app.records.service import Outcome, RecordKey, StoredState, decide, load_states, upsert
 from app.records.validation import ValidRecord, external_id_of, validate_record
 from app.rules.engine import RuleSet
@@ -37,6 +41,7 @@ from app.transform.context import ClientDefaults
 from app.transform.errors import MappingError
 from app.transform.loader import mappings
 from app.transform.mapping import RecordMapper
+from app.transform.rules import MappingRules
 from app.usage.service import add_usage, job_usage
 
 log = structlog.get_logger("gateway.jobs")
@@ -58,6 +63,8 @@ class Lease:
     platform: SourcePlatform | None = None  # raw ingest: records in this platform's shape
     defaults: ClientDefaults = field(default_factory=ClientDefaults)  # fills platform gaps
     rules: RuleSet | None = None  # the client's validation rules (None: the built-in ones)
+    mapping: MappingRules | None = None  # raw ingest: the rule file with the client's overrides
+    suppression: Suppression | None = None  # erased people the client holds back (app.privacy)
 
 
 def _now() -> datetime:
@@ -96,6 +103,7 @@ async def claim(
                 IngestJob.attempts,
                 IngestJob.processed,
                 IngestJob.source_platform,
+                IngestJob.mapping_version,
             )
         )
         row = claimed.first()
@@ -104,6 +112,8 @@ async def claim(
         client = await session.get(Client, row.client_id)
         tenant = Tenant(row.client_id, row.livemode)
         rules = await current_rule_set(session, tenant, Entity(row.entity))
+        mapping = await _job_mapping(session, job_id, tenant, row)
+        suppression = await load_suppression(session, tenant, Entity(row.entity), settings)
     return Lease(
         job_id,
         token,
@@ -115,7 +125,24 @@ async def claim(
         SourcePlatform(row.source_platform) if row.source_platform else None,
         _defaults_of(client),
         rules,
+        mapping,
+        suppression,
     )
+
+
+async def _job_mapping(
+    session: AsyncSession, job_id: str, tenant: Tenant, row: Any
+) -> MappingRules | None:
+    """A raw job's mapping rules; the version is pinned on the job when it is first claimed."""
+    if row.source_platform is None:
+        return None
+    platform, entity = SourcePlatform(row.source_platform), Entity(row.entity)
+    mapping, version = await mapping_for_job(session, tenant, platform, entity, row.mapping_version)
+    if row.mapping_version != version:
+        await session.execute(
+            update(IngestJob).where(IngestJob.id == job_id).values(mapping_version=version)
+        )
+    return mapping
 
 
 def _defaults_of(client: Client | None) -> ClientDefaults:
@@ -143,6 +170,7 @@ class ValidatedChunk:
     errors: list[dict[str, object]] = field(default_factory=list)
     newest: dict[RecordKey, ValidRecord] = field(default_factory=dict)
     quarantine: QuarantineBatch = field(default_factory=QuarantineBatch)
+    superseded: list[Superseded] = field(default_factory=list)  # in-batch duplicates dropped
 
 
 def standard_payload(lease: Lease, payload: str) -> tuple[str | bytes, list[FieldError]]:
@@ -150,7 +178,8 @@ def standard_payload(lease: Lease, payload: str) -> tuple[str | bytes, list[Fiel
     (paths name the native field, e.g. variants[0].price). Standard-shaped jobs: as staged."""
     if lease.platform is None:
         return payload, []
-    mapper = RecordMapper(mappings()[(lease.platform, lease.entity)], lease.defaults)
+    rules = lease.mapping or mappings()[(lease.platform, lease.entity)]
+    mapper = RecordMapper(rules, lease.defaults)
     data, errors = mapper.map(orjson.loads(payload))
     native = [
         FieldError(e.code, e.message, (e.source,) if e.source else ())
@@ -171,6 +200,9 @@ def validate_chunk(
         payload, mapping_errors = standard_payload(lease, row.payload)
         payload, mapping_errors = patched_attempt(payload, mapping_errors, row.patches)
         result = mapping_errors or validate_record(lease.entity, payload, rules)
+        if lease.suppression is not None and not isinstance(result, list):
+            held = lease.suppression.errors(result.data, result.source_platform, result.external_id)
+            result = held or result
         if isinstance(result, list):
             chunk.counts["quarantined"] += 1
             chunk.errors.extend(_error_rows(lease, row.position, payload, result))
@@ -189,6 +221,8 @@ def validate_chunk(
         chunk.newest[key] = winner
         same = loser.content_hash == winner.content_hash
         chunk.counts[Outcome.UNCHANGED.value if same else Outcome.STALE.value] += 1
+        if not same:
+            chunk.superseded.append(Superseded(key, winner, loser))
     return chunk
 
 
@@ -284,6 +318,9 @@ async def store_chunk(
 ) -> None:
     """The write half of a chunk: one transaction, guarded by the lease."""
     states = await load_states(session, lease.tenant, lease.entity, set(chunk.newest))
+    chunk.newest = await settle(
+        session, lease.tenant, lease.entity, lease.job_id, chunk.newest, states, chunk.superseded
+    )
     await upsert(
         session, lease.tenant, lease.entity, lease.job_id, decide_chunk(lease, chunk, states)
     )
@@ -303,7 +340,9 @@ async def _store(
 ) -> JobStatus | None:
     async with sessions() as session, session.begin():
         await store_chunk(session, lease, chunk, next_position, settings)
-        return await _finish(session, lease) if last else None
+        status = await _finish(session, lease) if last else None
+    count_ingest_outcomes(lease.entity.value, chunk.counts)  # committed: counted once
+    return status
 
 
 async def _advance(
@@ -387,7 +426,8 @@ async def run_job(
     lease = await claim(sessions, job_id, settings)
     if lease is None:
         return None
-    with structlog.contextvars.bound_contextvars(job_id=job_id, request_id=lease.request_id):
+    trace = {"request_id": lease.request_id, "trace_id": lease.request_id}  # see app.observability
+    with structlog.contextvars.bound_contextvars(job_id=job_id, **trace):
         log.info("job.started", attempt=lease.attempts, resume_from=lease.processed)
         try:
             return await _run_chunks(sessions, lease, settings)

@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.contracts.entities import Entity
 from app.contracts.fields import SourcePlatform
 from app.errors import FieldError, GatewayError
+from app.events.catalog import EventType
+from app.events.outbox import record_event
 from app.ids import new_id
 from app.partner_reports.models import UNHEALTHY, ConnectionHealth, ConnectionStatus, SyncRun
 from app.tenancy.models import Principal, Tenant
@@ -96,6 +98,10 @@ class HealthChange:
         current = ConnectionStatus(self.health.status)
         return current in UNHEALTHY and current != self.previous
 
+    @property
+    def recovered(self) -> bool:
+        return self.health.status == ConnectionStatus.HEALTHY and self.previous in UNHEALTHY
+
 
 async def report_connection_health(
     session: AsyncSession,
@@ -127,7 +133,29 @@ async def report_connection_health(
             platform=platform.value,
             status=status.value,
         )
+    _announce(session, tenant, change)
     return change
+
+
+def _announce(session: AsyncSession, tenant: Tenant, change: HealthChange) -> None:
+    """The alert as a change event, in the report's transaction (the metric is read from the
+    rows: gateway_partner_connection_unhealthy)."""
+    row, previous = change.health, (change.previous.value if change.previous else None)
+    if change.alerting:
+        record_event(
+            session,
+            tenant,
+            EventType.CONNECTION_UNHEALTHY,
+            {
+                "platform": row.platform,
+                "status": row.status,
+                "previous_status": previous,
+                "since": row.since,
+            },
+        )
+    elif change.recovered:
+        data = {"platform": row.platform, "previous_status": previous, "since": row.since}
+        record_event(session, tenant, EventType.CONNECTION_RECOVERED, data)
 
 
 @dataclass(frozen=True)

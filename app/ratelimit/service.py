@@ -6,6 +6,7 @@ Limits come from settings unless the client has its own (client_rate_limits)."""
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -21,12 +22,20 @@ from app.ratelimit.buckets import (
 from app.ratelimit.models import ClientRateLimit
 from app.settings import Settings
 from app.tenancy.models import Principal
+from app.tenancy.service import get_client
 
 
 @dataclass(frozen=True)
 class Limits:
     api: RateLimit
     webhook: RateLimit
+
+
+class RateLimitDoor(StrEnum):
+    """Which bucket a limit is for: API calls (REST + GraphQL) or incoming webhook deliveries."""
+
+    API = "api"
+    WEBHOOK = "webhook"
 
 
 class RateLimiter:
@@ -103,9 +112,17 @@ class RateLimiter:
             return cached[1]
         async with reading(self._sessions) as session:
             row = await session.get(ClientRateLimit, client_id)
-        limits = self._defaults if row is None else self._with_overrides(row)
+        limits = self.effective(row)
         self._cached[client_id] = (now + self._settings.rate_limit_override_ttl_seconds, limits)
         return limits
+
+    @property
+    def defaults(self) -> Limits:
+        return self._defaults
+
+    def effective(self, row: "ClientRateLimit | None") -> Limits:
+        """A client's limits given its own row (None: the defaults)."""
+        return self._defaults if row is None else self._with_overrides(row)
 
     def forget(self, client_id: str) -> None:
         """Drop this process's cached limits of a client (after changing them)."""
@@ -150,6 +167,57 @@ async def set_client_limits(
     )
     row.updated_at = datetime.now(UTC)
     await session.flush()
+    return row
+
+
+async def set_door_limit(
+    session: AsyncSession, client_id: str, door: RateLimitDoor, limit: RateLimit | None
+) -> ClientRateLimit | None:
+    """Set (or, with None, clear) one bucket's limit of a client, keeping the other bucket's.
+    The row goes once neither bucket has its own limit; returns what remains."""
+    await get_client(session, client_id)  # an unknown client is not_found, not a foreign-key error
+    if limit is not None:
+        _check(limit)
+    row = await session.get(ClientRateLimit, client_id)
+    api = _own(row, RateLimitDoor.API)
+    webhook = _own(row, RateLimitDoor.WEBHOOK)
+    if door is RateLimitDoor.API:
+        api = limit
+    else:
+        webhook = limit
+    if api is None and webhook is None:
+        if row is not None:
+            await session.delete(row)
+            await session.flush()
+        return None
+    return await set_client_limits(session, client_id, api, webhook)
+
+
+def _check(limit: RateLimit) -> None:
+    problems = []
+    if limit.capacity < 1:
+        problems.append(
+            FieldError("invalid_rate_limit", "The burst must be at least 1.", ("burst",))
+        )
+    if not limit.per_second > 0:
+        message = "The rate must be above 0 requests per second."
+        problems.append(FieldError("invalid_rate_limit", message, ("requestsPerSecond",)))
+    if problems:
+        raise GatewayError("invalid_rate_limit", problems[0].message, errors=problems)
+
+
+def _own(row: ClientRateLimit | None, door: RateLimitDoor) -> RateLimit | None:
+    if row is None:
+        return None
+    if door is RateLimitDoor.API:
+        burst, rate = row.api_burst, row.api_per_second
+    else:
+        burst, rate = row.webhook_burst, row.webhook_per_second
+    return RateLimit(burst, rate) if burst is not None and rate is not None else None
+
+
+async def client_limit_row(session: AsyncSession, client_id: str) -> ClientRateLimit | None:
+    row: ClientRateLimit | None = await session.get(ClientRateLimit, client_id)
     return row
 
 

@@ -1,19 +1,15 @@
 """The JSON Schema of validation rule files and of the rules clients set
 (contracts/rules/validation-rules.schema.json), generated from the rule models so that it
-cannot drift from them.
+cannot drift from them. Written by `gateway contracts export` (app.contracts.export), whose drift
+test covers it."""
 
-Regenerate: `.venv/bin/python -m app.rules.schema`.
-"""
-
-from pathlib import Path
 from typing import Any
-
-import orjson
 
 from app.rules.loader import RULES_DIR
 from app.rules.spec import RuleFileSpec
 
 SCHEMA_FILE_NAME = "validation-rules.schema.json"
+SCHEMA_PATH = RULES_DIR / SCHEMA_FILE_NAME
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
@@ -23,18 +19,3 @@ def validation_rules_schema() -> dict[str, Any]:
         "$id": f"/contracts/rules/{SCHEMA_FILE_NAME}",
         **RuleFileSpec.model_json_schema(by_alias=True),
     }
-
-
-def render() -> str:
-    document = validation_rules_schema()
-    return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"
-
-
-def export(directory: Path = RULES_DIR) -> Path:
-    target = directory / SCHEMA_FILE_NAME
-    target.write_text(render())
-    return target
-
-
-if __name__ == "__main__":
-    print(export())

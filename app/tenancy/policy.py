@@ -31,6 +31,8 @@ ADMIN = Requirement(Scope.ADMIN)
 MANAGE_KEYS = Requirement(Scope.KEYS, operators_only=True)
 READ_AUDIT = Requirement(Scope.AUDIT_READ, operators_only=True)
 READ_USAGE = Requirement(Scope.USAGE_READ, operators_only=True)
+# Erasure and subject access of a client's people (app.privacy): the client's own administration.
+PRIVACY = Requirement(Scope.ADMIN)
 
 
 def authorize(principal: Principal | None, requirement: Requirement) -> Principal:

@@ -34,7 +34,20 @@ MappingKey = tuple[SourcePlatform, Entity]
 
 
 class _Invalid(Exception):
-    """One problem with one rule (internal: becomes a RuleProblem)."""
+    """One problem with one rule (internal: becomes a RuleProblem or a RuleFieldError)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field  # the rule's key the problem is about (target, source, transform…)
+
+
+class RuleFieldError(ValueError):
+    """A rule that does not compile; `field` names the rule's key at fault."""
+
+    def __init__(self, message: str, field: str | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
 
 
 def _validation_message(error: ValidationError) -> str:
@@ -45,47 +58,58 @@ def _validation_message(error: ValidationError) -> str:
 def _transform(spec: RuleSpec) -> tuple[Transform, Args]:
     transform = TRANSFORMS.get(spec.transform)
     if transform is None:
-        raise _Invalid(f"unknown transform {spec.transform!r} (known: {', '.join(TRANSFORMS)})")
+        known = ", ".join(TRANSFORMS)
+        raise _Invalid(f"unknown transform {spec.transform!r} (known: {known})", "transform")
     try:
         return transform, transform.args.model_validate(spec.args)
     except ValidationError as error:
-        raise _Invalid(f"bad args for {spec.transform}: {_validation_message(error)}") from None
+        message = f"bad args for {spec.transform}: {_validation_message(error)}"
+        raise _Invalid(message, "args") from None
 
 
-def _path(text: str) -> FieldPath:
+def _path(text: str, field: str | None = None) -> FieldPath:
     try:
         return parse_path(text)
     except ValueError as error:
-        raise _Invalid(str(error)) from None
+        raise _Invalid(str(error), field) from None
 
 
 def _sources(spec: RuleSpec) -> tuple[FieldPath, ...]:
     texts = [spec.source] if isinstance(spec.source, str) else spec.source or []
-    return tuple(_path(text) for text in texts)
+    return tuple(_path(text, "source") for text in texts)
 
 
 def _check_shape(spec: RuleSpec, rule: Rule) -> None:
     fills = rule.transform.fills_absent or spec.default is not None
     if rule.transform.needs_source and not rule.sources and not fills:
-        raise _Invalid(f"transform {spec.transform!r} needs a source (or a default)")
+        raise _Invalid(f"transform {spec.transform!r} needs a source (or a default)", "source")
     if not rule.transform.needs_source and rule.sources:
-        raise _Invalid(f"transform {spec.transform!r} takes no source")
+        raise _Invalid(f"transform {spec.transform!r} takes no source", "source")
     flat = [source.text for source in rule.sources if source.star is None]
     if rule.target.star is not None and flat:
-        raise _Invalid(f"target {rule.target.text!r} has [*] but source {flat[0]!r} does not")
+        message = f"target {rule.target.text!r} has [*] but source {flat[0]!r} does not"
+        raise _Invalid(message, "source")
 
 
 def compile_rule(index: int, spec: RuleSpec, entity: Entity) -> Rule:
     transform, args = _transform(spec)
-    target = _path(spec.target)
+    target = _path(spec.target, "target")
     problem = target_problem(ENTITY_MODELS[entity], target)
     if problem:
-        raise _Invalid(problem)
+        raise _Invalid(problem, "target")
     rule = Rule(
         index, target, _sources(spec), transform, args, spec.default, spec.required, spec.fallback
     )
     _check_shape(spec, rule)
     return rule
+
+
+def checked_rule(index: int, spec: RuleSpec, entity: Entity) -> Rule:
+    """compile_rule for callers outside rule files: RuleFieldError names the key at fault."""
+    try:
+        return compile_rule(index, spec, entity)
+    except _Invalid as problem:
+        raise RuleFieldError(str(problem), problem.field) from None
 
 
 def _key(file: Path) -> tuple[SourcePlatform, Entity, str | None]:

@@ -1,15 +1,10 @@
 """The JSON Schema of the mapping rule files (contracts/mappings/mapping-rules.schema.json),
 generated from the rule models and the transform registry so that it cannot drift from them.
+Written by `gateway contracts export` (app.contracts.export), whose drift test covers it."""
 
-Regenerate: `.venv/bin/python -m app.transform.rules_schema`.
-"""
-
-from pathlib import Path
 from typing import Any
 
-import orjson
-
-from app.transform.rules import MAPPINGS_DIR, SCHEMA_FILE_NAME, RuleFileSpec
+from app.transform.rules import SCHEMA_FILE_NAME, RuleFileSpec
 from app.transform.transforms import TRANSFORMS, Transform
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -50,18 +45,3 @@ def mapping_rules_schema() -> dict[str, Any]:
         "$id": f"/contracts/mappings/{SCHEMA_FILE_NAME}",
         **schema,
     }
-
-
-def render() -> str:
-    document = mapping_rules_schema()
-    return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"
-
-
-def export(directory: Path = MAPPINGS_DIR) -> Path:
-    target = directory / SCHEMA_FILE_NAME
-    target.write_text(render())
-    return target
-
-
-if __name__ == "__main__":
-    print(export())

@@ -6,22 +6,13 @@ import { GraphiQL } from 'graphiql';
 import { createGraphiQLFetcher } from '@graphiql/toolkit';
 import 'graphiql/graphiql.css';
 import './graphiql.css';
+import { keepAccessible } from './graphiql-a11y.js';
+import { exampleTabs } from './graphiql-tabs.js';
 
 const h = React.createElement;
-const STORAGE_KEY = 'gateway.apiKey';
+const STORAGE_KEY = 'gateway.apiKey'; // shared with the portal (src/key.js)
 const GRAPHQL_URL = window.location.origin + '/graphql';
 
-const DEFAULT_QUERY = `# Welcome to the Smart Gateway explorer (sandbox).
-# Paste a test key above, then run:
-mutation PushProducts {
-  ingestProducts(input: {records: [
-    {external_id: "sku-1001", source_platform: "shopify", source_updated_at: "2026-11-01T10:00:00Z", name: "Linen Shirt", price: {amount: "49.90", currency: "EUR"}}
-  ]}) {
-    job { id status counters { received valid quarantined unchanged written } }
-    errors { code message path }
-  }
-}
-`;
 
 function readKey() {
   try {
@@ -123,11 +114,18 @@ function App() {
       { className: 'sg-explorer', 'aria-label': 'GraphiQL' },
       h(GraphiQL, {
         fetcher,
-        defaultQuery: DEFAULT_QUERY,
+        // Preloaded from graphql/operations/ (the same operations the dashboard runs).
+        // query + variables name the PushProducts tab, so a reload finds it again instead of
+        // GraphiQL adding an untitled tab next to the stored ones.
+        query: exampleTabs[0].query,
+        variables: exampleTabs[0].variables,
+        defaultTabs: exampleTabs,
         defaultEditorToolsVisibility: false,
       }),
     ),
   );
 }
 
-createRoot(document.getElementById('root')).render(h(App));
+const root = document.getElementById('root');
+createRoot(root).render(h(App));
+keepAccessible(root);

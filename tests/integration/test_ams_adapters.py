@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from app.errors import GatewayError
-from app.integrations.airtable import AirtableClient, PyAirtableClient
+from app.integrations.airtable import AirtableClient, GuardedAirtableClient, PyAirtableClient
 from app.integrations.drive import BearerKey, DriveClient, GoogleDriveClient, sandbox_service
 from app.integrations.errors import AmsNotConfigured, AmsRequestError
 from app.integrations.routing import AmsClients, ams_for
@@ -55,7 +55,8 @@ async def test_a_test_client_writes_to_the_gateways_own_sandbox(live_gateway, se
 
     assert ams.sandbox
     assert ams.airtable_endpoint == f"{live_gateway.url}/sandbox/airtable"
-    assert isinstance(ams.airtable, PyAirtableClient)
+    assert isinstance(ams.airtable, GuardedAirtableClient)  # every call through its circuit
+    assert isinstance(ams.airtable.inner, PyAirtableClient)
     assert ams.airtable.endpoint_url == f"{live_gateway.url}/sandbox/airtable"
     assert isinstance(ams.drive, GoogleDriveClient)
     assert ams.drive.root_url == f"{live_gateway.url}/sandbox/drive/"

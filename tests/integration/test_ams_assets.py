@@ -25,18 +25,8 @@ from app.sandbox.drive.models import DriveFile
 from app.services import Services
 from app.settings import ROOT_DIR, Settings
 from tests.conftest import GraphQL, Tenant, create_tenant
-from tests.helpers import ingest_mutation
-from tests.integration.test_ams_sync import (
-    EVENTS,
-    Gateway,
-    _free_port,
-    ams_settings,
-    base_of,
-    entity_sync,
-    eventually,
-    serve,
-    viewer,
-)
+from tests.helpers import Gateway, eventually, free_port, ingest_mutation, serve
+from tests.integration.test_ams_sync import EVENTS, ams_settings, base_of, entity_sync, viewer
 from tests.unit.test_asset_fetch_origin import PNG, Origin, running_origin
 
 FOLDER_MIME_TYPE = "application/vnd.google-apps.folder"
@@ -223,7 +213,7 @@ async def test_an_unreachable_origin_leaves_the_sync_due_until_the_file_can_be_f
     gateway, services
 ):
     acme = await create_tenant(services, "Acme", "test")
-    port = _free_port()  # nothing listens there yet
+    port = free_port()  # nothing listens there yet
     await push(gateway, acme, [asset("img-late", f"http://127.0.0.1:{port}/late.png")])
 
     async def deferred() -> dict[str, Any] | None:

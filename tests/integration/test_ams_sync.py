@@ -4,11 +4,7 @@ Airtable emulator is reached by pyairtable over HTTP, and every request it recei
 at its door (so counts do not depend on the code under test)."""
 
 import asyncio
-import socket
-import threading
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +17,6 @@ from sqlalchemy import select
 from app.ams.due import mark_sync_due
 from app.ams.fieldmap import FieldMapError, table_maps
 from app.ams.service import AmsRuntime, run_sync
-from app.asgi import create_app
 from app.contracts.entities import Entity
 from app.integrations.sandbox_tokens import sandbox_token
 from app.provisioning import templates
@@ -32,7 +27,12 @@ from app.services import Services
 from app.settings import ROOT_DIR, Settings
 from app.tenancy.models import Tenant as TenantScope
 from tests.conftest import GraphQL, Tenant, create_tenant
-from tests.helpers import ingest_mutation, shopify_product
+from tests.helpers import AirtableRequest as AirtableRequest
+from tests.helpers import AirtableTraffic as AirtableTraffic
+from tests.helpers import Gateway as Gateway
+from tests.helpers import eventually as eventually
+from tests.helpers import free_port as _free_port  # noqa: F401 (other test modules import it)
+from tests.helpers import ingest_mutation, serve, shopify_product
 
 VIEWER = """{ viewer {
   amsConfig
@@ -45,99 +45,6 @@ VIEWER = """{ viewer {
 } }"""
 PROVISION = "mutation { provisionClient { provisioning { baseId } errors { code message } } }"
 SYNC_COLUMNS = {"External ID", "Source", "Source Updated At", "Synced At"}
-
-
-@dataclass
-class AirtableRequest:
-    method: str
-    path: str
-    status: int
-    body: Any
-    at: float  # when it arrived
-
-    @property
-    def is_write(self) -> bool:
-        return self.method in {"POST", "PATCH", "PUT", "DELETE"} and "/v0/meta/" not in self.path
-
-
-@dataclass
-class AirtableTraffic:
-    """ASGI middleware in front of the gateway: records what reaches the Airtable emulator."""
-
-    app: Any
-    requests: list[AirtableRequest] = field(default_factory=list)
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/sandbox/airtable/v0/"):
-            await self.app(scope, receive, send)
-            return
-        arrived = time.monotonic()
-        chunks: list[bytes] = []
-        status: list[int] = []
-
-        async def receiving() -> Any:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            return message
-
-        async def sending(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                status.append(message["status"])
-            await send(message)
-
-        await self.app(scope, receiving, sending)
-        body = b"".join(chunks)
-        self.requests.append(
-            AirtableRequest(
-                scope["method"],
-                scope["path"],
-                status[0],
-                orjson.loads(body) if body else None,
-                arrived,
-            )
-        )
-
-    def writes(self) -> list[AirtableRequest]:
-        return [r for r in self.requests if r.is_write]
-
-
-@dataclass
-class Gateway:
-    url: str
-    settings: Settings
-    traffic: AirtableTraffic
-    gql: GraphQL
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def serve(settings: Settings) -> Iterator[tuple[str, Settings, AirtableTraffic]]:
-    """The app behind the traffic recorder, on a real port, in a background thread."""
-    import uvicorn
-
-    port = _free_port()
-    server_settings = settings.model_copy(update={"host": "127.0.0.1", "port": port})
-    traffic = AirtableTraffic(create_app(server_settings))
-    config = uvicorn.Config(
-        traffic, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the gateway did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}", server_settings, traffic
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
 
 
 EVENTS = """query($type: String) { events(type: $type, first: 100) { nodes { type body } } }"""
@@ -171,17 +78,6 @@ async def gateway(settings: Settings) -> AsyncIterator[Gateway]:
             yield Gateway(url, server_settings, traffic, GraphQL(client))
     finally:
         next(served, None)
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], within: float = 60) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        found = await check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not reached within {within}s")
-        await asyncio.sleep(0.05)
 
 
 async def viewer(gateway: Gateway, tenant: Tenant) -> dict[str, Any]:

@@ -26,6 +26,10 @@ from tests.conftest import make_settings
 
 SECRET = re.compile(r"^gw_test_[0-9a-f]{12}_[0-9a-f]{48}$")
 ENTITY_FILES = ["asset", "audience", "campaign", "product"]
+RULE_FILE_SCHEMAS = [
+    "contracts/mappings/mapping-rules.schema.json",
+    "contracts/rules/validation-rules.schema.json",
+]
 VIEWER = {"query": "{ viewer { mode client { id name } } }"}
 
 
@@ -204,7 +208,8 @@ def test_contracts_export_writes_every_contract_file_under_the_root(
     assert sorted(written) == sorted(str(path) for path in contract_files())
     assert "graphql/schema.graphql" in written
     schemas = sorted(path for path in written if path.endswith(".schema.json"))
-    assert schemas == [f"contracts/{name}.schema.json" for name in ENTITY_FILES], written
+    entities = [f"contracts/{name}.schema.json" for name in ENTITY_FILES]
+    assert schemas == sorted(entities + RULE_FILE_SCHEMAS), written
     assert "contracts/openapi.json" in written
     for relative in written:
         assert (tmp_path / relative).is_file(), relative

@@ -5,7 +5,6 @@ rotated, replayed, tenant-scoped, and never in the way of ingestion."""
 import asyncio
 import threading
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,12 +13,9 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from arq.worker import Worker
-from redis.asyncio import Redis
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from app.asgi import create_app
 from app.events import service as events_service
 from app.events.catalog import EventType
 from app.events.claims import claim_due, fan_out
@@ -37,8 +33,14 @@ from tests.conftest import (
     make_settings,
     require_service,
 )
-from tests.helpers import drain, ingest_mutation, shopify_product
-from workers.arq_worker import worker_settings
+from tests.helpers import (
+    api_process,
+    arq_settings,
+    burst_worker,
+    drain,
+    ingest_mutation,
+    shopify_product,
+)
 
 
 @dataclass
@@ -534,37 +536,16 @@ def job_payload(number: int) -> dict[str, Any]:
 async def events_settings(postgres_database: str) -> AsyncIterator[Settings]:
     redis_url = require_service(REDIS_URL, "redis")
     await _truncate_all(postgres_database)
-    queue = f"gateway:test:events:{uuid.uuid4().hex[:8]}"
-    yield make_settings(
-        postgres_database,
-        redis_url=redis_url,
-        arq_queue_name=queue,
-        event_delivery_timeout_seconds=2.0,
-    )
-    redis = Redis.from_url(redis_url)
-    await redis.delete(queue, f"{queue}:health-check")
-    await redis.aclose()
+    async with arq_settings(
+        postgres_database, redis_url, event_delivery_timeout_seconds=2.0
+    ) as settings:
+        yield settings
 
 
 @pytest.fixture
 async def scale_out_api(events_settings: Settings) -> AsyncIterator[tuple[Services, GraphQL]]:
-    services = Services.create(events_settings)
-    app = create_app(events_settings, services)
-    await services.start()
-    try:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
-            yield services, GraphQL(client)
-    finally:
-        await services.stop()
-
-
-async def burst_worker(settings: Settings) -> None:
-    worker = Worker(**worker_settings(settings, burst=True, poll_delay=0.05))
-    try:
-        await worker.main()
-    finally:
-        await worker.close()
+    async with api_process(events_settings) as api:
+        yield api
 
 
 @pytest.mark.postgres

@@ -54,16 +54,26 @@ OWN_READS: dict[str, str] = {
     "eventTypes": "",
     "webhookEndpoints": "",
     "events": "",
+    "recordResolutions": "(entity: AUDIENCE)",  # conflicts
+    "linkedRecord": '(entity: PRODUCT, identity: "SKU-1")',  # conflicts
+    "exportSubject": '(input: {externalId: "1001"})',  # privacy: A's people are not found
+    "privacySettings": "",  # privacy
 }
 OPERATOR_ONLY = {"apiKeys", "usageReport", "auditEvents", "createApiKey", "revokeApiKey",
-                 "rotateApiKey"}  # fmt: skip
+                 "rotateApiKey",
+                 "setRateLimit", "clearRateLimit"}  # fmt: skip
 # Writes that only ever create or change the caller's own data (nothing of A's to name).
 OWN_WRITES = {
     "ingestProducts", "ingestAssets", "ingestCampaigns", "ingestAudience", "ingestRaw",
     "provisionClient", "reportSyncRun", "reportConnectionHealth", "setWebhookSecret",
     "createWebhookEndpoint", "setValidationRules",
+    "setFieldMapping", "setConflictPolicy",  # field mappings, conflicts
+    "setRetentionPolicy",  # retention
+    "eraseSubject", "setPrivacySettings",  # privacy: B's erasure finds only B's people
 }  # fmt: skip
 OPERATOR_ARGUMENTS = {"usageReport": '(from: "2026-01-01", to: "2026-01-02")'}
+OPERATOR_ARGUMENTS["setRateLimit"] = '(input: {client: "cli_x", requestsPerSecond: 1, burst: 1})'
+OPERATOR_ARGUMENTS["clearRateLimit"] = '(input: {client: "cli_x"})'  # rate limits
 
 
 def _root_fields() -> dict[str, GraphQLField]:

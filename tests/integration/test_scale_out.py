@@ -6,23 +6,25 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
-from arq.worker import Worker
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 
-from app.asgi import create_app
 from app.db.models import CanonicalRecord, IngestJob
 from app.services import Services
 from app.settings import Settings
-from tests.conftest import REDIS_URL, GraphQL, create_tenant, make_settings, require_service
-from tests.helpers import JOB_QUERY, ingest_mutation, shopify_product
-from workers.arq_worker import worker_settings
+from tests.conftest import REDIS_URL, GraphQL, create_tenant, require_service
+from tests.helpers import (
+    JOB_QUERY,
+    api_process,
+    arq_settings,
+    burst_worker,
+    ingest_mutation,
+    shopify_product,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -37,40 +39,21 @@ async def scale_out_settings(postgres_database: str, redis_url: str) -> AsyncIte
     from tests.conftest import _truncate_all
 
     await _truncate_all(postgres_database)
-    queue = f"gateway:test:{uuid.uuid4().hex[:8]}"
-    yield make_settings(
+    async with arq_settings(
         postgres_database,
-        redis_url=redis_url,
-        arq_queue_name=queue,
+        redis_url,
         sweeper_interval_seconds=1,
         job_redispatch_after_seconds=0.5,
         job_lease_seconds=2,
         job_chunk_size=200,
-    )
-    redis = Redis.from_url(redis_url)
-    await redis.delete(queue, f"{queue}:health-check")  # job keys expire on their own
-    await redis.aclose()
+    ) as settings:
+        yield settings
 
 
 @pytest.fixture
 async def scale_out_api(scale_out_settings: Settings) -> AsyncIterator[tuple[Services, GraphQL]]:
-    services = Services.create(scale_out_settings)
-    app = create_app(scale_out_settings, services)
-    await services.start()
-    try:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
-            yield services, GraphQL(client)
-    finally:
-        await services.stop()
-
-
-async def _burst_worker(settings: Settings) -> None:
-    worker = Worker(**worker_settings(settings, burst=True, poll_delay=0.05))
-    try:
-        await worker.main()
-    finally:
-        await worker.close()
+    async with api_process(scale_out_settings) as api:
+        yield api
 
 
 async def test_jobs_travel_through_redis_to_an_arq_worker(scale_out_api, scale_out_settings):
@@ -81,7 +64,7 @@ async def test_jobs_travel_through_redis_to_an_arq_worker(scale_out_api, scale_o
     job_id = data["ingestProducts"]["job"]["id"]
     assert data["ingestProducts"]["job"]["status"] == "QUEUED"
 
-    await _burst_worker(scale_out_settings)
+    await burst_worker(scale_out_settings)
 
     job = (await gql(JOB_QUERY, {"id": job_id}, key=tenant.secret))["job"]
     assert job["status"] == "PARTIALLY_SUCCEEDED"
@@ -101,8 +84,8 @@ async def test_a_job_whose_redis_message_was_lost_is_swept_back(scale_out_api, s
     await redis.aclose()
     await asyncio.sleep(scale_out_settings.job_redispatch_after_seconds + 0.1)
 
-    await _burst_worker(scale_out_settings)  # its sweep runs at start-up
-    await _burst_worker(scale_out_settings)  # and this one runs what the sweep re-queued
+    await burst_worker(scale_out_settings)  # its sweep runs at start-up
+    await burst_worker(scale_out_settings)  # and this one runs what the sweep re-queued
 
     job = (await gql(JOB_QUERY, {"id": job_id}, key=tenant.secret))["job"]
     assert job["status"] == "SUCCEEDED"

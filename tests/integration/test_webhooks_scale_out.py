@@ -10,7 +10,6 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 
-from app.api.rest.webhooks import close_webhook_receiver
 from app.asgi import create_app
 from app.db.models import IngestJob
 from app.services import Services
@@ -45,8 +44,7 @@ async def two_processes(
     finally:
         for client in clients:
             await client.aclose()
-        for app, services in apps:
-            await close_webhook_receiver(app.state)
+        for _, services in apps:
             await services.stop()
 
 

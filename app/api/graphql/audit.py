@@ -12,6 +12,7 @@ from strawberry.types.graphql import OperationType
 
 from app.api.graphql.permissions import allowed
 from app.api.graphql.types import PageInfo
+from app.api.source_address import source_address
 from app.audit import service as audit
 from app.audit.models import AuditEvent as AuditEventRow
 from app.audit.service import AuditEntry, AuditFilter
@@ -21,6 +22,9 @@ from graphql import FieldNode, OperationDefinitionNode
 
 ID_KEYS = ("id", "ids")
 NOT_TARGETS = frozenset({"requestId"})
+# Root fields whose arguments name a person (app.privacy): their variables are not scanned for
+# ids (an externalId is personal data); their resolvers audit a salted hash instead.
+PERSONAL_ARGUMENTS = frozenset({"eraseSubject"})
 
 
 def _ids_in(value: Any, depth: int = 3) -> list[str]:
@@ -74,13 +78,16 @@ class AuditMutations(SchemaExtension):
             return
         context = run.context
         request = context.request
-        for node in _root_fields(run.graphql_document, run.operation_name):
+        nodes = _root_fields(run.graphql_document, run.operation_name)
+        personal = any(node.name.value in PERSONAL_ARGUMENTS for node in nodes)
+        named = [] if personal else _ids_in(run.variables or {})
+        for node in nodes:
             key = node.alias.value if node.alias else node.name.value
             result = _outcome(key, run.result.data, run.result.errors or [])
-            targets = _ids_in(run.variables or {}) + _ids_in((run.result.data or {}).get(key))
+            targets = named + _ids_in((run.result.data or {}).get(key))
             where = {
                 "target_ids": list(dict.fromkeys(targets)),
-                "source_ip": request.client.host if request.client else None,
+                "source_ip": source_address(request.scope),
                 "request_id": context.request_id,
             }
             operation = f"graphql.{node.name.value}"

@@ -1,22 +1,39 @@
 """The /graphql endpoint: strawberry's Litestar controller with orjson, clear JSON errors and our
-own GraphiQL page (built by portal/, every asset served locally)."""
+own GraphiQL page (built by portal/, every asset served locally).
+
+GraphQL over HTTP: a client that accepts `application/graphql-response+json` gets that media type
+and its status codes (a request that fails before execution — unparsable, invalid, bad variables
+— is a 400 without `data`; an executed one is a 200); other clients get the legacy
+`application/json` (always 200 once the request is well-formed HTTP). Queries may use GET,
+mutations only POST (GET → 405 with `Allow: POST`); POST bodies must be `application/json`."""
 
 from pathlib import Path
 from typing import Any
 
 import orjson
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from litestar import MediaType, Request, Response
 from litestar.controller import Controller
+from strawberry.http import GraphQLRequestData
 from strawberry.litestar import make_graphql_controller
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types import ExecutionResult
 
 from app.api.graphql.context import graphql_context
+from app.api.graphql.media import (
+    GRAPHQL_RESPONSE,
+    is_request_error,
+    negotiate,
+    unsupported_content_type,
+)
 from app.api.graphql.schema import schema
 from app.api.rest.errors import error_body
 from app.ratelimit.http import RateLimitHeadersMiddleware, remember
 from app.ratelimit.service import rate_limited
 
 GRAPHIQL_PAGE = "graphiql.html"
+_REQUEST_ERROR = "graphql_request_error"
+_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
 
 
 def make_controller(portal_dist: Path, sandbox_enabled: bool) -> type[Controller]:
@@ -25,7 +42,7 @@ def make_controller(portal_dist: Path, sandbox_enabled: bool) -> type[Controller
         path="/graphql",
         context_getter=graphql_context,
         graphql_ide="graphiql" if sandbox_enabled else None,
-        allow_queries_via_get=False,
+        allow_queries_via_get=True,
     )
 
     class GraphQLController(base):  # type: ignore[valid-type,misc]
@@ -43,19 +60,63 @@ def make_controller(portal_dist: Path, sandbox_enabled: bool) -> type[Controller
         async def execute_request(
             self, request: Request[Any, Any, Any], context: Any, root_value: Any
         ) -> Response[Any]:
+            media_type = negotiate(request.headers.get("accept"))
+            if media_type is None and not self.should_render_graphql_ide(
+                self.request_adapter_class(request)
+            ):
+                message = "Accept application/graphql-response+json or application/json."
+                return _http_error(request, 406, "not_acceptable", message)
             refused = await _rate_limit(request, context)
             if refused is not None:
                 return refused
+            if unsupported_content_type(request.method, request.headers.get("content-type")):
+                message = "A GraphQL POST body must be application/json."
+                return _http_error(request, 415, "unsupported_media_type", message)
             try:
-                return await self.run(request, context=context, root_value=root_value)  # type: ignore[no-any-return]
-            except HTTPException as error:
-                status = error.status_code
-                code = "bad_request" if status == 400 else "method_not_allowed"
-                return Response(
-                    error_body(request, status, code, error.reason),
-                    status_code=status,
-                    media_type=MediaType.JSON,
+                response: Response[Any] = await self.run(
+                    request, context=context, root_value=root_value
                 )
+            except HTTPException as error:
+                status, code = error.status_code, _HTTP_CODES.get(error.status_code, "error")
+                # Other methods never get here (the router answers them): this is GET + mutation.
+                headers = {"Allow": "POST"} if status == 405 else None
+                return _http_error(request, status, code, error.reason, headers)
+            if media_type == GRAPHQL_RESPONSE and response.media_type == MediaType.JSON:
+                response.media_type = GRAPHQL_RESPONSE
+                if request.scope.get("state", {}).get(_REQUEST_ERROR):
+                    response.status_code = 400
+            return response
+
+        async def execute_single(
+            self,
+            request: Request[Any, Any, Any],
+            request_adapter: AsyncHTTPRequestAdapter,
+            sub_response: Response[Any],
+            context: Any,
+            root_value: Any,
+            request_data: GraphQLRequestData,
+        ) -> ExecutionResult:
+            try:
+                result: ExecutionResult = await super().execute_single(
+                    request, request_adapter, sub_response, context, root_value, request_data
+                )
+            except HTTPException as error:
+                if request_adapter.method == "GET" and isinstance(
+                    error.__cause__, InvalidOperationTypeError
+                ):
+                    raise HTTPException(405, "Mutations are only accepted with POST.") from error
+                raise
+            return result
+
+        async def process_result(
+            self, request: Request[Any, Any, Any], result: ExecutionResult
+        ) -> Any:
+            processed = await super().process_result(request, result)
+            if is_request_error(result):
+                # Nothing was executed: per the GraphQL spec there is no `data` entry at all.
+                processed.pop("data", None)
+                request.scope.setdefault("state", {})[_REQUEST_ERROR] = True
+            return processed
 
         def encode_json(self, data: object) -> bytes:
             return orjson.dumps(data)
@@ -95,4 +156,19 @@ async def _rate_limit(request: Request[Any, Any, Any], context: Any) -> Response
         {"errors": [{"message": error.message, "extensions": extensions}]},
         status_code=429,
         media_type=MediaType.JSON,
+    )
+
+
+def _http_error(
+    request: Request[Any, Any, Any],
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+) -> Response[Any]:
+    return Response(
+        error_body(request, status, code, message),
+        status_code=status,
+        media_type=MediaType.JSON,
+        headers=headers,
     )

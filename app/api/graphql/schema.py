@@ -12,14 +12,24 @@ from strawberry.types import Info
 
 from app.api.graphql.ams import AmsSync, ams_sync_of
 from app.api.graphql.audit import AuditMutations, AuditQuery
+from app.api.graphql.conflicts import (
+    ConflictPolicy,
+    ConflictsMutation,
+    ConflictsQuery,
+    conflict_policies_of,
+)
 from app.api.graphql.depth import depth_limit
 from app.api.graphql.errors import DomainErrors
 from app.api.graphql.events import EventsMutation, EventsQuery
+from app.api.graphql.field_mappings import FieldMapping, FieldMappingsMutation, field_mappings_of
 from app.api.graphql.keys import KeysMutation, KeysQuery
 from app.api.graphql.partner_reports import PartnerReportsMutation, PartnerReportsQuery
 from app.api.graphql.permissions import allowed
+from app.api.graphql.privacy import PrivacyMutation, PrivacyQuery
 from app.api.graphql.quarantine import QuarantineMutation, QuarantineQuery
+from app.api.graphql.rate_limits import RateLimits, RateLimitsMutation, viewer_rate_limits
 from app.api.graphql.request_limits import ConfiguredMaxTokens, LiveIntrospectionOff
+from app.api.graphql.retention import RetentionMutation, RetentionPolicyType, retention_policy_of
 from app.api.graphql.scalars import (
     SCALARS,
     AssetRecord,
@@ -57,6 +67,7 @@ from app.errors import GatewayError
 from app.ingest.service import IngestRequest, submit_ingest
 from app.jobs import service as jobs
 from app.jobs.models import Door, JobStatus
+from app.observability.http import OperationLabel
 from app.provisioning import service as provisioning
 from app.records import service as records
 from app.tenancy import policy
@@ -82,6 +93,10 @@ class Job:
     source_platform: SourcePlatform | None = strawberry.field(
         description="For ingestRaw jobs: the platform whose native shape the records were in."
     )
+    mapping_version: int | None = strawberry.field(
+        description="For raw jobs: the version of the client's field mapping the records were "
+        "mapped with (0: the platform's rules alone); null until a worker picks the job up."
+    )
     counters: JobCounters
     idempotency_key: str | None
     request_id: str | None = strawberry.field(description="X-Request-ID of the call that made it.")
@@ -102,6 +117,7 @@ class Job:
             status=JobStatus(job.status),
             door=Door(job.door),
             source_platform=SourcePlatform(job.source_platform) if job.source_platform else None,
+            mapping_version=job.mapping_version,
             counters=job_counters(job),
             idempotency_key=job.idempotency_key,
             request_id=job.request_id,
@@ -186,6 +202,27 @@ class Viewer:
     )
     async def validation_rules(self, info: Info) -> list[ValidationRuleSet]:
         return await validation_rule_sets(info)
+
+    @strawberry.field(description="How long the gateway keeps this client's data (this mode).")
+    async def retention_policy(self, info: Info) -> RetentionPolicyType:
+        return await retention_policy_of(info)
+
+    @strawberry.field(
+        description="The client's own mapping rules per platform and entity (current version)."
+    )
+    async def field_mappings(self, info: Info) -> list[FieldMapping]:
+        return await field_mappings_of(info)
+
+    @strawberry.field(
+        description="Per entity: how records of different platforms are linked and which "
+        "platform owns which field."
+    )
+    async def conflict_policies(self, info: Info) -> list[ConflictPolicy]:
+        return await conflict_policies_of(info)
+
+    @strawberry.field(description="The client's current rate limits (its own or the defaults).")
+    async def rate_limits(self, info: Info) -> RateLimits:
+        return await viewer_rate_limits(info, _principal(info).tenant.client_id)
 
 
 @strawberry.type(description="The answer to an ingest call.")
@@ -404,6 +441,8 @@ class Query(
     WebhooksQuery,
     EventsQuery,
     QuarantineQuery,
+    PrivacyQuery,
+    ConflictsQuery,
 ):
     pass
 
@@ -417,6 +456,11 @@ class Mutation(
     EventsMutation,
     QuarantineMutation,
     ValidationRulesMutation,
+    FieldMappingsMutation,
+    RetentionMutation,
+    RateLimitsMutation,
+    PrivacyMutation,
+    ConflictsMutation,
 ):
     pass
 
@@ -437,5 +481,6 @@ schema = GatewaySchema(
         partial(MaxAliasesLimiter, max_alias_count=30),
         ConfiguredMaxTokens,
         LiveIntrospectionOff,
+        OperationLabel,  # request metrics: the operation's root field
     ],
 )

@@ -5,6 +5,7 @@ from typing import Any
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
+from app.api.source_address import source_address
 from app.audit.service import AuditEntry
 from app.tenancy.models import Principal
 
@@ -50,7 +51,7 @@ def _record(scope: HTTPScope, answer: dict[str, Any]) -> None:
         f"rest.{scope['method']} {scope.get('path_template', scope['path'])}",
         "ok" if status < 400 else f"http_{status}",
         target_ids=[location.rsplit("/", 1)[-1]] if location else [],
-        source_ip=scope["client"][0] if scope["client"] else None,
+        source_ip=source_address(scope),
         request_id=state.get("request_id"),
     )
     scope["app"].state.services.audit.record(entry)

@@ -4,9 +4,9 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
-from litestar import get
+from litestar import Request, get
 from litestar.params import Parameter, ParameterKwarg
 
 from app.api.rest import openapi
@@ -46,7 +46,34 @@ def _only(description: str, values: type[StrEnum]) -> ParameterKwarg:
     return openapi.optional_string(description, enum=[value.value for value in values])
 
 
+E = TypeVar("E", bound=StrEnum)
 _PAGE_PARAMS = {"invalid_page_size": "first", "invalid_cursor": "after"}
+
+
+def _invalid_parameter(name: str, message: str) -> GatewayError:
+    return GatewayError(
+        "invalid_parameter", message, errors=[FieldError("invalid_parameter", message, (name,))]
+    )
+
+
+def single_values(request: Request[Any, Any, Any]) -> None:
+    """Each query parameter at most once: a repeated one is refused, never half-applied."""
+    for name in request.query_params:
+        if len(request.query_params.getall(name)) > 1:
+            raise _invalid_parameter(name, f"{name}: give this query parameter at most once.")
+
+
+def only_value(request: Request[Any, Any, Any], name: str, values: type[E]) -> E | None:
+    """An enum filter as sent: absent is no filter; anything else must be one of the values
+    (so `?status=null` is refused rather than read as "no filter")."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    try:
+        return values(raw)
+    except ValueError:
+        allowed = ", ".join(value.value for value in values)
+        raise _invalid_parameter(name, f"{name}: {raw!r} is not one of {allowed}.") from None
 
 
 @contextmanager
@@ -97,12 +124,14 @@ async def get_job(id: JobId, services: Services, principal: Principal) -> JobDet
     ),
 )
 async def list_job_errors(
+    request: Request[Any, Any, Any],
     id: JobId,
     services: Services,
     principal: Principal,
     first: First = 100,
     after: After = None,
 ) -> RecordErrorList:
+    single_values(request)
     async with reading(services.sessions) as session:
         job = await jobs.get_job(session, principal.tenant, id)
         with paging_parameters():
@@ -125,6 +154,7 @@ async def list_job_errors(
     operation_class=openapi.documented(examples={"200": {"jobs": openapi.JOB_LIST_EXAMPLE}}),
 )
 async def list_jobs(
+    request: Request[Any, Any, Any],
     services: Services,
     principal: Principal,
     first: First = 50,
@@ -132,6 +162,10 @@ async def list_jobs(
     status: Annotated[JobStatus | None, _only("Only jobs in this status.", JobStatus)] = None,
     entity: Annotated[Entity | None, _only("Only jobs of this entity.", Entity)] = None,
 ) -> JobList:
+    # The declared filters document the parameters; the values are read as sent (see only_value).
+    single_values(request)
+    status = only_value(request, "status", JobStatus)
+    entity = only_value(request, "entity", Entity)
     async with reading(services.sessions) as session:
         with paging_parameters():
             page = await jobs.list_jobs(session, principal.tenant, first, after, status, entity)

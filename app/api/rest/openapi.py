@@ -22,7 +22,7 @@ from litestar.openapi.spec import (
     SecurityScheme,
     Tag,
 )
-from litestar.params import Parameter, ParameterKwarg
+from litestar.params import HeaderParameter, Parameter, ParameterKwarg, QueryParameter
 
 from app.api.rest.schemas import ErrorResponse
 from app.contracts.entities import EXAMPLES, Entity
@@ -65,10 +65,12 @@ def _ingest_request_schema(entity: Entity) -> Schema:
                 type=OpenAPIType.ARRAY,
                 min_items=1,
                 max_items=DEFAULT_MAX_RECORDS,
+                # Any JSON value: a record that is not an object is that record's error
+                # (`invalid_type`), like any other invalid record; the call still goes through.
                 items=Schema(
-                    type=OpenAPIType.OBJECT,
                     description=f"A {entity.value} record in the standard schema v1 shape "
-                    f"({contract}). Snake_case field names as in the contract.",
+                    f"({contract}): a JSON object with snake_case field names as in the "
+                    "contract. Anything else is quarantined as `invalid_type`.",
                 ),
                 description=f"1 to {DEFAULT_MAX_RECORDS:,} {entity.value} records (the default "
                 f"limit per call). Each is checked against {contract} on its own: an invalid "
@@ -319,13 +321,16 @@ def optional_string(
     description: str, header: str | None = None, query: str | None = None, **schema: Any
 ) -> ParameterKwarg:
     """A query or header parameter that may be left out (never null: HTTP has no null)."""
-    parameter: ParameterKwarg = Parameter(
-        header=header,
-        query=query,
-        description=description,
-        required=False,
-        schema_extra={"oneOf": None, "type": OpenAPIType.STRING, **schema},
-    )
+    common: dict[str, Any] = {
+        "description": description,
+        "required": False,
+        "schema_extra": {"oneOf": None, "type": OpenAPIType.STRING, **schema},
+    }
+    if header is not None:
+        return HeaderParameter(name=header, **common)
+    if query is not None:
+        return QueryParameter(name=query, **common)
+    parameter: ParameterKwarg = Parameter(**common)
     return parameter
 
 

@@ -1,21 +1,66 @@
-"""Health, published contracts and the portal's static files."""
+"""Health, readiness, metrics, published contracts and the portal's static files."""
 
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 
-from litestar import MediaType, Response, get
+from litestar import MediaType, Request, Response, get
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 
 from app.api.rest.openapi import documented, error_example, error_response
+from app.observability.database import DATABASE_GAUGES
+from app.observability.exposition import exposition
+from app.observability.readiness import check_readiness
+from app.services import Services
 from app.settings import Settings
 
 
 @get("/health", media_type=MediaType.JSON, sync_to_thread=False, include_in_schema=False)
 def health() -> dict[str, str]:
+    """Liveness: the process answers. Nothing else is checked (see /ready)."""
     return {"status": "ok"}
+
+
+@get("/ready", media_type=MediaType.JSON, include_in_schema=False)
+async def ready(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    """Readiness: 200 when every check passes, else 503 naming the checks that failed."""
+    services: Services = request.app.state.services
+    results = await check_readiness(services.settings, services.sessions)
+    failed = [result.name for result in results if not result.ok]
+    body = {
+        "status": "unavailable" if failed else "ready",
+        "failed": failed,
+        "checks": {result.name: result.as_json() for result in results},
+    }
+    return Response(body, status_code=503 if failed else 200, media_type=MediaType.JSON)
+
+
+@get("/metrics", include_in_schema=False)
+async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """Prometheus text format; 404 when disabled or when the caller is outside the allowed
+    networks (GATEWAY_METRICS_ENABLED, GATEWAY_METRICS_ALLOWED_NETWORKS)."""
+    services: Services = request.app.state.services
+    settings = services.settings
+    if not settings.metrics_enabled or not _may_scrape(request, settings):
+        raise NotFoundException()
+    await DATABASE_GAUGES.refresh(services.sessions, settings)
+    body, content_type = exposition(request.headers.get("accept"))
+    return Response(body, media_type=content_type)
+
+
+def _may_scrape(request: Request[Any, Any, Any], settings: Settings) -> bool:
+    allowed = settings.metrics_allowed_networks
+    if not allowed:
+        return True
+    host = request.client.host if request.client else None
+    try:
+        peer = ip_address(host or "")
+    except ValueError:
+        return False
+    return any(peer in network for network in allowed)
 
 
 def contract_routes(contracts_dir: Path) -> list[ControllerRouterHandler]:

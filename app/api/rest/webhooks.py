@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Request, Response, post
-from litestar.datastructures import State
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import (
     OpenAPIHeader,
@@ -27,10 +26,8 @@ from app.services import Services
 from app.tenancy.models import Tenant
 from app.usage.metrics import Metric
 from app.webhooks.connections import public_base_url
-from app.webhooks.service import Receipt, ReceiptStatus, WebhookReceiver
+from app.webhooks.service import Receipt, ReceiptStatus
 from app.webhooks.signatures import SignedRequest
-
-RECEIVER_STATE_KEY = "webhook_receiver"
 
 ConnectionId = Annotated[
     str, Parameter(description="The connection id from the URL setWebhookSecret returned.")
@@ -61,23 +58,6 @@ class WebhookReceipt(Struct, kw_only=True):
             "deletions and events without a mapping."
         ),
     ]
-
-
-def webhook_receiver(state: State, services: Services) -> WebhookReceiver:
-    """The process's receiver (its dedupe ledger and connection cache), made on first use."""
-    receiver = state.get(RECEIVER_STATE_KEY)
-    if receiver is None:
-        receiver = WebhookReceiver.create(services)
-        state[RECEIVER_STATE_KEY] = receiver
-    assert isinstance(receiver, WebhookReceiver)
-    return receiver
-
-
-async def close_webhook_receiver(state: State) -> None:
-    receiver = state.get(RECEIVER_STATE_KEY)
-    if isinstance(receiver, WebhookReceiver):
-        del state[RECEIVER_STATE_KEY]
-        await receiver.close()
 
 
 def signed_url(request: Request[Any, Any, Any], services: Services) -> str:
@@ -293,7 +273,7 @@ async def receive_webhook(
     connection_id: ConnectionId,
     services: Services,
 ) -> Response[WebhookReceipt]:
-    receiver = webhook_receiver(request.app.state, services)
+    receiver = services.webhooks
     connection = await receiver.connection(source, connection_id)
     await limit_webhook(request, connection.id, connection.client_id)  # before reading the body
     services.meter.count(Tenant(connection.client_id, connection.livemode), Metric.WEBHOOK_CALLS)

@@ -11,6 +11,7 @@ from litestar import MediaType, Request, Response, Router, delete, get, patch, p
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.auth import sandbox_tenant
@@ -24,11 +25,12 @@ from app.sandbox.airtable.errors import (
     record_not_found,
     request_too_large,
 )
+from app.sandbox.airtable.faults import FaultInjector
 from app.sandbox.airtable.ratelimit import BaseRateLimiter
 from app.sandbox.airtable.schema import Json
 from app.sandbox.airtable.store import TableRef
 from app.services import Services
-from app.settings import Settings
+from app.settings import AirtableFault, Settings
 from app.tenancy.models import Tenant
 
 AnyRequest = Request[Any, Any, Any]
@@ -50,8 +52,14 @@ async def _caller(request: AnyRequest) -> Tenant:
 
 async def _admit(request: AnyRequest, limiter: BaseRateLimiter, base_id: str) -> Tenant:
     tenant = await _caller(request)
+    await _faults(request).strike(tenant.client_id)
     limiter.take(tenant.client_id, base_id)
     return tenant
+
+
+def _faults(request: AnyRequest) -> FaultInjector:
+    injector: FaultInjector = request.route_handler.opt["faults"]
+    return injector
 
 
 @asynccontextmanager
@@ -258,6 +266,42 @@ async def delete_record(
     return dict(deleted[0])
 
 
+# Injected faults (GATEWAY_SANDBOX_AIRTABLE_FAULT_ADMIN): a test key arms bursts on its own bases
+
+
+class FaultSchedule(BaseModel):
+    bursts: list[AirtableFault]
+
+
+@post("/_faults", status_code=200)
+async def arm_faults(request: AnyRequest) -> Json:
+    """Replace the caller's fault schedule: `{"bursts": [{"kind": "429", "count": 20}, …]}`."""
+    tenant = await _caller(request)
+    try:
+        schedule = FaultSchedule.model_validate_json(await request.body())
+    except ValidationError as error:
+        raise invalid_request(f"Invalid fault schedule: {error.errors()[0]['msg']}") from None
+    _faults(request).arm(tenant.client_id, schedule.bursts)
+    return {"pending": _faults(request).pending(tenant.client_id)}
+
+
+@get("/_faults")
+async def pending_faults(request: AnyRequest) -> Json:
+    tenant = await _caller(request)
+    injector = _faults(request)
+    return {"pending": injector.pending(tenant.client_id), "injected": dict(injector.injected)}
+
+
+@delete("/_faults", status_code=200)
+async def clear_faults(request: AnyRequest) -> Json:
+    tenant = await _caller(request)
+    _faults(request).clear(tenant.client_id)
+    return {"pending": 0}
+
+
+FAULT_HANDLERS = [arm_faults, pending_faults, clear_faults]
+
+
 # Errors
 
 
@@ -307,9 +351,14 @@ def airtable_routes(settings: Settings) -> list[Router]:
     def provide_limiter() -> BaseRateLimiter:
         return limiter
 
+    faults = FaultInjector(
+        settings.sandbox_airtable_faults, settings.sandbox_airtable_fault_timeout_seconds
+    )
+    admin = FAULT_HANDLERS if settings.sandbox_airtable_fault_admin else []
     router = Router(
         path="/sandbox/airtable",
-        route_handlers=HANDLERS,
+        route_handlers=[*HANDLERS, *admin],
+        opt={"faults": faults},
         dependencies={"limiter": Provide(provide_limiter, sync_to_thread=False)},
         exception_handlers={
             AirtableError: airtable_error_response,

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from litestar import MediaType, Request, Response, Router, delete, get, patch, post, put
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, QueryParameter
 from litestar.response import File
 from litestar.types import ControllerRouterHandler
 
@@ -41,12 +41,12 @@ from app.tenancy.models import Tenant
 FILES = "/drive/v3/files"
 UPLOADS = "/upload/drive/v3/files"
 GOOGLE_APPS_PREFIX = "application/vnd.google-apps."
-PageSize = Annotated[int, Parameter(query="pageSize")]
-PageToken = Annotated[str | None, Parameter(query="pageToken")]
-ParentIds = Annotated[str, Parameter(query="addParents")]
-RemovedParentIds = Annotated[str, Parameter(query="removeParents")]
-TransferOwnership = Annotated[bool, Parameter(query="transferOwnership")]
-UploadType = Annotated[str | None, Parameter(query="uploadType")]
+PageSize = Annotated[int, QueryParameter(name="pageSize")]
+PageToken = Annotated[str | None, QueryParameter(name="pageToken")]
+ParentIds = Annotated[str, QueryParameter(name="addParents")]
+RemovedParentIds = Annotated[str, QueryParameter(name="removeParents")]
+TransferOwnership = Annotated[bool, QueryParameter(name="transferOwnership")]
+UploadType = Annotated[str | None, QueryParameter(name="uploadType")]
 
 
 def provide_services(request: Request[Any, Any, Any]) -> Services:

@@ -55,6 +55,13 @@ _ALL = [
     ),
     Transform("gid_to_id", platform.gid_to_id, "A GID → its id.", platform.GidArgs),
     Transform(
+        "metafield",
+        platform.metafield,
+        "Shopify metafields (REST list or GraphQL nodes/edges) → the text of the one with `key` "
+        "(and `namespace`).",
+        platform.MetafieldArgs,
+    ),
+    Transform(
         "lookup", choices.lookup, "A value map with an optional default.", choices.LookupArgs
     ),
     Transform(

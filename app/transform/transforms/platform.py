@@ -110,3 +110,40 @@ def name_value_pairs(value: Any, args: PairsArgs, scope: Scope) -> dict[str, str
         if (key := norm.clean_text(name)) and (cleaned := norm.clean_text(text)):
             pairs[key] = cleaned
     return pairs
+
+
+class MetafieldArgs(Args):
+    key: str = Field(min_length=1, description="The metafield's key.", examples=["material"])
+    namespace: str | None = Field(
+        default=None, min_length=1, description="Its namespace; any namespace when omitted."
+    )
+
+
+def _metafield_nodes(value: Any) -> list[Any]:
+    """REST `[{namespace, key, value}]`, or GraphQL `{nodes: [...]}` / `{edges: [{node}]}`."""
+    if isinstance(value, dict):
+        if isinstance(value.get("nodes"), list):
+            return list(value["nodes"])
+        if isinstance(value.get("edges"), list):
+            return [edge.get("node") if isinstance(edge, dict) else edge for edge in value["edges"]]
+    if isinstance(value, list):
+        return value
+    raise wrong_type(value, "a list of metafields ({namespace, key, value})")
+
+
+def metafield(value: Any, args: MetafieldArgs, scope: Scope) -> str | None:
+    """The text value of the metafield with the key (and namespace); absent → unset."""
+    for node in _metafield_nodes(value):
+        if not isinstance(node, dict):
+            raise wrong_type(node, "a metafield object ({namespace, key, value})")
+        if node.get("key") != args.key:
+            continue
+        if args.namespace is not None and node.get("namespace") != args.namespace:
+            continue
+        found = node.get("value")
+        if found is None:
+            return None
+        if not isinstance(found, str | int | float | bool):
+            raise wrong_type(found, "a metafield value (a string)")
+        return norm.clean_text(str(found)) or None
+    return None

@@ -1,0 +1,1 @@
+"""Retention: how long each kind of personal data is kept per tenant, and the purge."""
