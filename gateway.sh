@@ -28,9 +28,9 @@ build_portal() {
     exit 1
   fi
   local stamp=portal/dist/.built
-  # The pages are generated from the contracts, the example operations and the code's error codes
-  # and limits too, so a change there rebuilds them.
-  if [ ! -f "$stamp" ] || [ -n "$(find portal graphql contracts app -path portal/node_modules -prune -o -path portal/dist -prune -o -name __pycache__ -prune -o -newer "$stamp" -type f -print -quit)" ]; then
+  # The pages are generated from the contracts, the example operations, the data-handling document
+  # and the code's error codes and limits too, so a change there rebuilds them.
+  if [ ! -f "$stamp" ] || [ -n "$(find portal graphql contracts docs app -path portal/node_modules -prune -o -path portal/dist -prune -o -name __pycache__ -prune -o -newer "$stamp" -type f -print -quit)" ]; then
     (cd portal && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
     touch "$stamp"
   fi

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
+from app.ams_credentials.models import AmsCredentials
 from app.encryption import UndecryptableSecret, is_current, reencrypt
 from app.events.models import WebhookEndpoint
 from app.settings import Settings
@@ -40,6 +41,11 @@ ENCRYPTED: list[EncryptedColumns] = [
         "webhook_endpoints",
         WebhookEndpoint.id,
         (WebhookEndpoint.secret, WebhookEndpoint.previous_secret),
+    ),
+    EncryptedColumns(
+        "ams_credentials",
+        AmsCredentials.client_id,
+        (AmsCredentials.airtable_token_encrypted, AmsCredentials.google_service_account_encrypted),
     ),
 ]
 

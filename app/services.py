@@ -10,7 +10,10 @@ from app.audit.service import AuditLog
 from app.db.engine import create_engine, create_session_factory
 from app.events.relay import EventRelay, make_relay
 from app.jobs.dispatch import Dispatcher, make_dispatcher
+from app.periodic import Periodic
+from app.privacy.resume import erasure_resumer
 from app.ratelimit.service import RateLimiter
+from app.reconciliation.runner import Reconciler
 from app.retention.runner import RetentionPurger
 from app.rules.loader import default_rules
 from app.settings import Settings
@@ -36,6 +39,8 @@ class Services:
     if TYPE_CHECKING:  # a plain attribute at run time (not a field): its module imports this one
         webhooks: WebhookReceiver = field(init=False)
     retention: RetentionPurger = field(init=False)
+    erasures: Periodic = field(init=False)  # finishes erasure runs whose caller died
+    reconciler: Reconciler = field(init=False)
 
     def __post_init__(self) -> None:
         self.audit = AuditLog(self.sessions, self.settings)
@@ -45,6 +50,8 @@ class Services:
         self.rate_limiter = RateLimiter.create(self.settings, self.sessions)
         self.webhooks = _webhook_receiver(self)
         self.retention = RetentionPurger(self.sessions, self.settings)
+        self.erasures = erasure_resumer(self)
+        self.reconciler = Reconciler(self.sessions, self.settings)
 
     @classmethod
     def create(cls, settings: Settings) -> "Services":
@@ -62,9 +69,13 @@ class Services:
         await self.events.start()
         if not self.settings.redis_url:  # scale-out: the arq cron job purges
             await self.retention.start()
+            await self.reconciler.start()  # scale-out: the arq cron job audits
+        await self.erasures.start()
 
     async def stop(self) -> None:
         await self.retention.stop()
+        await self.erasures.stop()
+        await self.reconciler.stop()
         await self.events.stop()
         await self.audit.stop()
         await self.meter.stop()

@@ -151,6 +151,13 @@ class Settings(BaseSettings):
     retention_purge_batch_size: int = Field(
         default=1000, ge=1, description="Rows deleted per transaction by the retention purge."
     )
+    # Personal data (app.privacy): erasures whose caller died are finished by the API processes.
+    erasure_resume_interval_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often an API process finishes erasure runs left unfinished; a run is "
+        "taken over once nobody has touched it for this long.",
+    )
     usage_flush_interval_seconds: float = Field(
         default=5.0, gt=0, description="How often per-request usage counts are written."
     )
@@ -203,6 +210,16 @@ class Settings(BaseSettings):
     drive_service_account_file: Path | None = Field(
         default=None, description="Service-account JSON key the live Drive writes use."
     )
+    # --- per-client AMS credentials (app.ams_credentials, app.integrations.routing) ---
+    airtable_api_url: str = Field(
+        default="https://api.airtable.com",
+        description="Where live AMS writes reach Airtable's Web API (pyairtable's endpoint_url).",
+    )
+    google_api_root_url: str = Field(
+        default="https://www.googleapis.com/",
+        description="Where live AMS writes reach Google Drive (the discovery document's rootUrl).",
+    )
+    # --- end per-client AMS credentials ---
     ams_service_group_email: str = Field(
         default="ams-service@digicon.example",
         description="Digicon's service group: writer on every client's AMS Drive folders.",
@@ -329,6 +346,29 @@ class Settings(BaseSettings):
         "the header is ignored from anyone else. Empty (the default): never read.",
     )
     # --- end source address ---
+    # --- reconciliation (app.reconciliation): the daily audit of AMS bases ---
+    reconciliation_enabled: bool = Field(
+        default=True, description="Audit every synced tenant and entity once per interval."
+    )
+    reconciliation_interval_seconds: float = Field(
+        default=86400.0, gt=0, description="How often each tenant and entity is audited."
+    )
+    reconciliation_check_interval_seconds: float = Field(
+        default=3600.0, gt=0, description="Embedded shape: how often due audits are looked for."
+    )
+    reconciliation_full: bool = Field(
+        default=False, description="Scheduled audits compare every record instead of a sample."
+    )
+    reconciliation_sample_rate: float = Field(
+        default=0.01,
+        gt=0,
+        le=1,
+        description="A sample is large enough to catch this share of differing records…",
+    )
+    reconciliation_sample_confidence: float = Field(
+        default=0.95, gt=0, lt=1, description="…with this probability (see app.reconciliation)."
+    )
+    # --- end reconciliation ---
 
     @model_validator(mode="after")
     def _embedded_secret_key(self) -> Self:

@@ -1,6 +1,7 @@
 """Realistic payloads and the operations partners run."""
 
 import asyncio
+import dataclasses
 import socket
 import threading
 import time
@@ -16,7 +17,9 @@ from app.asgi import create_app
 from app.jobs.dispatch import InProcessDispatcher
 from app.services import Services
 from app.settings import Settings
-from tests.conftest import GraphQL, make_settings
+from app.tenancy import service as tenancy
+from app.tenancy.models import CLIENT_SCOPES, KeyMode, Scope
+from tests.conftest import GraphQL, Tenant, make_settings
 
 INGEST = {
     "product": ("ingestProducts", "IngestProductsInput"),
@@ -268,3 +271,16 @@ async def burst_worker(settings: Settings) -> None:
         await worker.main()
     finally:
         await worker.close()
+
+
+async def personal_key(services: Services, tenant: Tenant) -> str:
+    """A key of the same client that may read personal data."""
+    scopes = [*CLIENT_SCOPES, Scope.PII_READ]
+    async with services.sessions() as session, session.begin():
+        created = await tenancy.create_key(session, tenant.client_id, KeyMode.TEST, scopes=scopes)
+    return created.secret
+
+
+async def personal_reader(services: Services, tenant: Tenant) -> Tenant:
+    """The same client through a key that may read personal data (records answered unmasked)."""
+    return dataclasses.replace(tenant, secret=await personal_key(services, tenant))

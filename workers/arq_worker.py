@@ -16,6 +16,7 @@ from app.jobs.processing import run_job
 from app.jobs.sweeper import due_job_ids
 from app.logs import configure_logging
 from app.observability.exposition import serve_worker_metrics
+from app.reconciliation.runner import run_due_audits
 from app.retention.runner import run_purge
 from app.rules.loader import default_rules
 from app.services import tune_garbage_collector
@@ -23,6 +24,7 @@ from app.settings import Settings, get_settings
 from app.transform.loader import mappings
 
 RETENTION_PURGE_MINUTE = 17  # hourly, off the top of the hour
+RECONCILIATION_MINUTE = 41  # hourly look for due daily audits (app.reconciliation.runner)
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -85,6 +87,11 @@ async def purge_retention(ctx: dict[str, Any]) -> dict[str, int]:
     return await run_purge(ctx["sessions"], ctx["settings"])
 
 
+async def reconcile_due(ctx: dict[str, Any]) -> dict[str, int]:
+    """Audit the tenants whose daily AMS reconciliation is due (see app.reconciliation)."""
+    return await run_due_audits(ctx["sessions"], ctx["settings"])
+
+
 def worker_settings(
     settings: Settings | None = None, burst: bool = False, **overrides: Any
 ) -> dict[str, Any]:
@@ -99,6 +106,7 @@ def worker_settings(
         cron(sweep, second=set(range(0, 60, every))),
         cron(deliver_events, second=set(range(0, 60, poll))),
         cron(purge_retention, minute=RETENTION_PURGE_MINUTE, second=0, timeout=3600),
+        cron(reconcile_due, minute=RECONCILIATION_MINUTE, second=0, timeout=3600),
     ]
     return {
         "functions": [process_job, sync_ams, deliver_events],

@@ -62,7 +62,13 @@ def _due(now: datetime, settings: Settings) -> Any:
         state.due_seq > state.done_seq,
         or_(state.lease_until.is_(None), state.lease_until < now),
         or_(state.dispatched_at.is_(None), state.dispatched_at < redispatch_before),
+        backed_off(now),
     )
+
+
+def backed_off(now: datetime) -> Any:
+    """A sync that failed is not retried before its backoff ends (see app.ams.service)."""
+    return or_(AmsSyncState.retry_at.is_(None), AmsSyncState.retry_at <= now)
 
 
 async def claim_due_syncs(

@@ -55,6 +55,7 @@ class TableMap:
     sync_fields: dict[str, str]
     merge_on: tuple[str, ...]
     version: int
+    archive_field: str | None = None  # checkbox column checked on archived records
 
     def content(self, data: dict[str, Any]) -> dict[str, Any]:
         """The mapped columns (sync columns aside) of a canonical record."""
@@ -103,7 +104,12 @@ def table_maps(contracts_dir: Path) -> dict[Entity, TableMap]:
             raise FieldMapError(f"{entity}: the base template has no table {spec['table']!r}")
         fields = {field["name"]: field for field in table["fields"]}
         columns = tuple(_column(name, rule, fields) for name, rule in spec["fields"].items())
-        for name in [*document["sync_fields"], *document["merge_on"]]:
+        archive_field = document.get("archive_field")
+        for name in [
+            *document["sync_fields"],
+            *document["merge_on"],
+            *([archive_field] if archive_field else []),
+        ]:
             if name not in fields:
                 raise FieldMapError(f"{spec['table']}: the base template has no column {name!r}")
         maps[entity] = TableMap(
@@ -113,6 +119,7 @@ def table_maps(contracts_dir: Path) -> dict[Entity, TableMap]:
             sync_fields=dict(document["sync_fields"]),
             merge_on=tuple(document["merge_on"]),
             version=int(document["version"]),
+            archive_field=archive_field,
         )
     return maps
 

@@ -5,7 +5,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -46,6 +56,12 @@ class AmsSyncState(Base):
     )
     error: Mapped[str | None] = mapped_column(Text, nullable=True, doc="Why the last try failed")
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    failures: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0", doc="Failed tries in a row (0 after a success)"
+    )
+    retry_at: Mapped[datetime | None] = mapped_column(
+        UtcDateTime(), nullable=True, doc="After failures: not retried before this (backoff)"
+    )
 
 
 class AmsSyncRecord(Base):
@@ -81,3 +97,57 @@ class AmsSyncRecord(Base):
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     synced_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    archived_at: Mapped[datetime | None] = mapped_column(
+        UtcDateTime(), nullable=True, doc="The archival the AMS row shows (null: not archived)"
+    )
+
+
+class ArchiveReason(StrEnum):
+    SOURCE_DELETED = "source_deleted"  # the partner said so (archiveRecords, a delete webhook)
+    NOT_SEEN = "not_seen"  # a full resync pass completed without it
+
+
+class ArchivedRecord(Base):
+    """A canonical record archived (deleted at its source). A canonical state kept beside the
+    record, not a deletion: the record stays readable, the AMS row is marked Archived. It is
+    alive again when pushed with a source_updated_at after `archived_at`, or seen by a later
+    full resync pass."""
+
+    __tablename__ = "archived_records"
+    __table_args__ = (
+        PrimaryKeyConstraint("client_id", "livemode", "entity", "source_platform", "external_id"),
+    )
+
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"))
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    entity: Mapped[str] = mapped_column(String(16))
+    source_platform: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(255))
+    archived_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    reason: Mapped[str] = mapped_column(String(16))
+    resync_id: Mapped[str | None] = mapped_column(
+        String(40), nullable=True, doc="The full resync pass that did not see it"
+    )
+
+
+class ResyncStatus(StrEnum):
+    OPEN = "OPEN"
+    COMPLETED = "COMPLETED"
+
+
+class FullResync(Base):
+    """A full pass over one entity: every record the source still has is pushed while it is
+    open; completing it archives the canonical records no job of the pass brought."""
+
+    __tablename__ = "ams_full_resyncs"
+    __table_args__ = (Index(None, "client_id", "livemode", "entity", "status"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"))
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    entity: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    seen: Mapped[int] = mapped_column(Integer, default=0, doc="Records its jobs brought")
+    archived: Mapped[int] = mapped_column(Integer, default=0, doc="Records it archived")

@@ -9,6 +9,7 @@ most the batches in flight, which the next run upserts again without duplicates.
 """
 
 import asyncio
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,7 @@ from sqlalchemy import Table, and_, case, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.ams import onboarding
+from app.ams import onboarding, rejections
 from app.ams.assets import (
     AssetFile,
     AssetFiles,
@@ -29,9 +30,11 @@ from app.ams.assets import (
     uploaded_event,
     with_drive,
 )
+from app.ams.due import backed_off
 from app.ams.fieldmap import TableMap, table_maps, value_hash
-from app.ams.models import AmsSyncRecord, AmsSyncState, RecordSyncStatus
+from app.ams.models import AmsSyncRecord, AmsSyncState, ArchivedRecord, RecordSyncStatus
 from app.ams.pacing import Pacer, make_pacer
+from app.ams.rejections import AMS_REJECTED, ASSET_REJECTED, Refusal
 from app.ams.writer import MAX_RECORDS_PER_REQUEST, BatchResult, Row, TableWriter
 from app.assets.errors import AssetError
 from app.contracts.entities import Entity
@@ -159,6 +162,7 @@ async def _claim(runtime: AmsRuntime, tenant: Tenant, entity: Entity) -> SyncLea
                 _state_of(tenant, entity),
                 AmsSyncState.due_seq > AmsSyncState.done_seq,
                 or_(AmsSyncState.lease_until.is_(None), AmsSyncState.lease_until < now),
+                backed_off(now),
             )
             .values(lease_owner=owner, lease_until=now + _lease(runtime))
             .returning(AmsSyncState.due_seq)
@@ -210,6 +214,7 @@ async def _finish(runtime: AmsRuntime, lease: SyncLease, run: SyncRun) -> int | 
         state.requests = run.requests
         state.platforms = dict(state.platforms) | dict.fromkeys(run.platforms, finished)
         state.error = _deferred_error(run.deferred) if run.deferred else None
+        state.failures, state.retry_at = 0, None
         state.updated_at = _now()
         threshold = runtime.settings.onboarding_max_quarantine_rate
         await onboarding.sync_finished(session, lease.tenant, run.started_at, threshold)
@@ -230,23 +235,42 @@ def _cause(error: Exception) -> Exception:
     return error
 
 
+MAX_BACKOFF_STEPS = 6  # the longest wait is 2**6 redispatch delays (about 32 min by default)
+
+
+def _backoff(runtime: AmsRuntime, failures: int) -> timedelta:
+    """Exponential in the failures in a row, capped, with jitter so many tenants failing at once
+    (an Airtable outage) do not all retry together. The sync is retried for as long as it
+    fails: its records are never given up on."""
+    base = runtime.settings.ams_sync_redispatch_after_seconds
+    steps = min(max(failures - 1, 0), MAX_BACKOFF_STEPS)
+    return timedelta(seconds=base * 2**steps * random.uniform(1.0, 1.2))
+
+
 async def _record_failure(runtime: AmsRuntime, lease: SyncLease, error: Exception) -> None:
     cause = _cause(error)
     reason = cause.message if isinstance(cause, GatewayError) else type(cause).__name__
-    if isinstance(cause, CircuitOpen):  # transient: the records stay due, nothing failed
-        message = f"The AMS sync is paused ({reason}); it resumes by itself."
-    else:
-        message = f"The AMS sync failed ({reason}); it will be retried."
+    paused = isinstance(cause, CircuitOpen)  # transient: the records stay due, nothing failed
     async with runtime.sessions() as session, session.begin():
-        await session.execute(
-            update(AmsSyncState)
+        state = await session.scalar(
+            select(AmsSyncState)
             .where(_state_of(lease.tenant, lease.entity), AmsSyncState.lease_owner == lease.owner)
-            .values(
-                error=message,
-                dispatched_at=_now(),
-                updated_at=_now(),
-            )
+            .with_for_update()
         )
+        if state is None:
+            return
+        failures = state.failures if paused else state.failures + 1
+        retry_at = _now() + _backoff(runtime, max(failures, 1))
+        when = retry_at.isoformat(timespec="seconds").replace("+00:00", "Z")
+        if paused:
+            message = f"The AMS sync is paused ({reason}); it resumes by itself (at {when})."
+        else:
+            message = (
+                f"The AMS sync failed ({reason}); failed {failures} time(s) in a row, "
+                f"next try at {when}."
+            )
+        state.error, state.failures, state.retry_at = message, failures, retry_at
+        state.dispatched_at = state.updated_at = _now()
 
 
 async def _canonical_count(session: AsyncSession, tenant: Tenant, entity: Entity) -> int:
@@ -285,6 +309,8 @@ class _Target:
     asset_folders: dict[str, str]
     uploads: dict[Key, tuple[CanonicalRecord, AssetFile]] = field(default_factory=dict)
     jobs: dict[Key, str] = field(default_factory=dict)  # changed content: its job (observability)
+    sending: dict[Key, CanonicalRecord] = field(default_factory=dict)  # rows in flight
+    was_rejected: set[Key] = field(default_factory=set)  # open quarantine entries to resolve
 
 
 async def _sync_once(runtime: AmsRuntime, lease: SyncLease) -> SyncRun:
@@ -314,6 +340,7 @@ async def _sync_once(runtime: AmsRuntime, lease: SyncLease) -> SyncRun:
             if runtime.stopping:
                 raise SyncStopped()
             after = page[-1][0].id
+    await _sync_archival(target)
     return run
 
 
@@ -361,16 +388,20 @@ async def _sync_page(target: _Target, page: list[Candidate]) -> None:
     synced_at = now.isoformat().replace("+00:00", "Z")
     files = await _asset_files(target, page)
     unchanged: list[dict[str, Any]] = []  # with the records whose asset file was refused
+    refusals: list[Refusal] = []
     outgoing: list[tuple[Row, dict[str, Any]]] = []
     for record, synced in page:
         target.run.platforms.add(record.source_platform)
         state = _record_row(target, record, synced, now)
         key = (record.source_platform, record.external_id)
+        if synced is not None and synced.status == RecordSyncStatus.REJECTED.value:
+            target.was_rejected.add(key)
         if files is not None and key in files.deferred:
             target.run.deferred += 1
             continue
         if files is not None and key in files.refused:
             unchanged.append(_refused(target, key, state, files.refused[key]))
+            refusals.append(_asset_refusal(record, files.refused[key]))
             continue
         cells = target.table_map.content(_with_file(target, record, files))
         hashes = {column: value_hash(value) for column, value in cells.items()}
@@ -382,16 +413,114 @@ async def _sync_page(target: _Target, page: list[Candidate]) -> None:
         typecast = target.table_map.typecast(changed)
         row = Row((record.source_platform, record.external_id), changed | sync_cells, typecast)
         outgoing.append((row, state | {"field_hashes": hashes}))
+        target.sending[row.key] = record
         if synced is None or synced.content_hash != record.content_hash:
             target.jobs[row.key] = record.last_job_id
     if unchanged:
         async with target.runtime.sessions() as session, session.begin():
             await _save_records(session, unchanged)
-            _announce_uploads(
-                session, target, [(r["source_platform"], r["external_id"]) for r in unchanged], now
+            tenant = target.lease.tenant
+            await rejections.hold(session, tenant, target.table_map, refusals)
+            await rejections.resolve(
+                session, tenant, target.lease.entity, _taken(target, unchanged)
             )
+            keys = [(r["source_platform"], r["external_id"]) for r in unchanged]
+            await _announce_uploads(session, target, keys, now)
             await _renew(session, target.runtime, target.lease)
     await _write_all(target, outgoing)
+
+
+# Archival: the row's Archived column follows the record's archived state (app.ams.archival)
+
+Archival = tuple[AmsSyncRecord, CanonicalRecord, datetime | None]  # the archival to show
+
+
+async def _sync_archival(target: _Target) -> None:
+    """Check the Archived column of rows whose record is archived, clear it on those alive again."""
+    column = target.table_map.archive_field
+    if column is None:
+        return
+    after = ""
+    while page := await _archival_page(target, after):
+        await _write_archival(target, column, page)
+        if target.runtime.stopping:
+            raise SyncStopped()
+        after = page[-1][0].id
+
+
+def _same_record(table: Any, synced: Any) -> Any:
+    return and_(
+        table.client_id == synced.client_id,
+        table.livemode == synced.livemode,
+        table.entity == synced.entity,
+        table.source_platform == synced.source_platform,
+        table.external_id == synced.external_id,
+    )
+
+
+async def _archival_page(target: _Target, after: str) -> list[Archival]:
+    synced, record, archived = AmsSyncRecord, CanonicalRecord, ArchivedRecord
+    tenant = target.lease.tenant
+    # Archived, unless pushed again since with a newer source_updated_at.
+    holds = and_(
+        archived.archived_at.is_not(None), record.source_updated_at <= archived.archived_at
+    )
+    shown = synced.archived_at.is_not(None)
+    async with reading(target.runtime.sessions) as session:
+        found = await session.execute(
+            select(synced, record, case((holds, archived.archived_at), else_=None))
+            .join(record, _same_record(record, synced))
+            .outerjoin(archived, _same_record(archived, synced))
+            .where(
+                synced.client_id == tenant.client_id,
+                synced.livemode == tenant.livemode,
+                synced.entity == target.lease.entity.value,
+                synced.id > after,
+                synced.airtable_record_id.is_not(None),
+                or_(
+                    and_(holds, or_(~shown, synced.archived_at != archived.archived_at)),
+                    and_(~holds, shown),
+                ),
+            )
+            .order_by(synced.id)
+            .limit(PAGE)
+        )
+        return [(row[0], row[1], row[2]) for row in found.tuples()]
+
+
+async def _write_archival(target: _Target, column: str, page: list[Archival]) -> None:
+    synced_at = _now().isoformat().replace("+00:00", "Z")
+    writer = _writer(target)
+    shows = {(s.source_platform, s.external_id): (s, r, when) for s, r, when in page}
+    rows = [
+        Row(
+            key,
+            {column: True if when else None} | target.table_map.sync_values(r.data, synced_at),
+            False,
+        )
+        for key, (_, r, when) in shows.items()
+    ]
+    for start in range(0, len(rows), MAX_RECORDS_PER_REQUEST):
+        batch = rows[start : start + MAX_RECORDS_PER_REQUEST]
+        result = await writer.write(batch)
+        refusals = [
+            Refusal(shows[r.key][1], AMS_REJECTED, r.error_type, r.message) for r in result.rejected
+        ]
+        target.run.written += len(result.written)
+        target.run.rejected += len(refusals)
+        async with target.runtime.sessions() as session, session.begin():
+            for key in result.written:
+                synced, _, when = shows[key]
+                await session.execute(
+                    update(AmsSyncRecord)
+                    .where(AmsSyncRecord.id == synced.id)
+                    .values(archived_at=when, updated_at=_now())
+                )
+            tenant = target.lease.tenant
+            await rejections.hold(session, tenant, target.table_map, refusals)
+            if result.written:
+                await add_usage(session, tenant, {Metric.AMS_WRITES: len(result.written)})
+            await _renew(session, target.runtime, target.lease)
 
 
 async def _asset_files(target: _Target, page: list[Candidate]) -> AssetFiles | None:
@@ -426,6 +555,20 @@ def _with_file(
     if file.stored.uploaded:
         target.uploads[key] = (record, file)
     return with_drive(record.data, file)
+
+
+def _taken(target: _Target, rows: list[dict[str, Any]]) -> list[Key]:
+    """Records the AMS holds now that it had refused: their quarantine entries resolve."""
+    keys = [
+        (row["source_platform"], row["external_id"])
+        for row in rows
+        if row["status"] == RecordSyncStatus.SYNCED.value
+    ]
+    return [key for key in keys if key in target.was_rejected]
+
+
+def _asset_refusal(record: CanonicalRecord, error: AssetError) -> Refusal:
+    return Refusal(record, ASSET_REJECTED, error.code, error.message)
 
 
 def _refused(target: _Target, key: Key, state: dict[str, Any], error: AssetError) -> dict[str, Any]:
@@ -477,11 +620,8 @@ def _record_row(
     }
 
 
-async def _write_all(target: _Target, outgoing: list[tuple[Row, dict[str, Any]]]) -> None:
-    """Batches of 10 with the same typecast, a few in flight (the pacer spaces them)."""
-    if not outgoing:
-        return
-    writer = TableWriter(
+def _writer(target: _Target) -> TableWriter:
+    return TableWriter(
         target.airtable,
         target.base_id,
         target.table_id,
@@ -490,6 +630,13 @@ async def _write_all(target: _Target, outgoing: list[tuple[Row, dict[str, Any]]]
         target.runtime.settings,
         target.run.count_request,
     )
+
+
+async def _write_all(target: _Target, outgoing: list[tuple[Row, dict[str, Any]]]) -> None:
+    """Batches of 10 with the same typecast, a few in flight (the pacer spaces them)."""
+    if not outgoing:
+        return
+    writer = _writer(target)
     gate = asyncio.Semaphore(target.runtime.settings.ams_write_concurrency)
     batches = [
         group[start : start + MAX_RECORDS_PER_REQUEST]
@@ -516,26 +663,31 @@ async def _save_batch(
     target: _Target, batch: Sequence[tuple[Row, dict[str, Any]]], result: BatchResult
 ) -> None:
     now = _now()
-    rejections = {r.key: r for r in result.rejected}
-    rows = []
+    refused = {r.key: r for r in result.rejected}
+    rows, refusals = [], []
+    records = {row.key: target.sending.pop(row.key) for row, _ in batch}
     for row, state in batch:
         if row.key in result.written:
             target.run.written += 1
             rows.append(state | {"airtable_record_id": result.written[row.key], "synced_at": now})
             continue
-        rejection = rejections[row.key]
+        rejection = refused[row.key]
         target.run.rejected += 1
         log.warning("ams.record_rejected", external_id=row.key[1], error_type=rejection.error_type)
         rows.append(_rejected(state, rejection.error_type, rejection.message))
+        refusal = Refusal(records[row.key], AMS_REJECTED, rejection.error_type, rejection.message)
+        refusals.append(refusal)
     written = [row.key for row, _ in batch if row.key in result.written]
     jobs = [target.jobs.pop(key) for key in written if key in target.jobs]
     async with target.runtime.sessions() as session, session.begin():
         tenant, entity = target.lease.tenant, target.lease.entity.value
         origins = await write_origins(session, tenant, entity, jobs)
         await _save_records(session, rows)
+        await rejections.hold(session, tenant, target.table_map, refusals)
+        await rejections.resolve(session, tenant, target.lease.entity, _taken(target, rows))
         with origins.traced():
             await _announce_written(session, target, written, now)
-            _announce_uploads(session, target, [row.key for row, _ in batch], now)
+            await _announce_uploads(session, target, [row.key for row, _ in batch], now)
         await _renew(session, target.runtime, target.lease)
     origins.observe()
 
@@ -565,11 +717,13 @@ async def _announce_written(
         record_event(session, tenant, EventType.PRODUCT_SYNCED, data)
 
 
-def _announce_uploads(
+async def _announce_uploads(
     session: AsyncSession, target: _Target, keys: list[Key], now: datetime
 ) -> None:
-    """One `asset.uploaded` per asset whose file was created or given new bytes, in the
-    transaction that records its row (written, or refused by Airtable: the file is in Drive)."""
+    """One `asset.uploaded` per asset whose file was created or given new bytes, and the bytes
+    metered (drive.bytes_stored), in the transaction that records its row (written, or refused
+    by Airtable: the file is in Drive)."""
+    stored = 0
     for key in keys:
         upload = target.uploads.pop(key, None)
         if upload is None:
@@ -578,6 +732,9 @@ def _announce_uploads(
         kind = str(record.data.get("kind"))
         data = uploaded_event(key, kind, file, record.last_job_id, now)
         record_event(session, target.lease.tenant, EventType.ASSET_UPLOADED, data)
+        stored += file.stored.size
+    if stored:
+        await add_usage(session, target.lease.tenant, {Metric.DRIVE_BYTES_STORED: stored})
 
 
 async def _save_records(session: AsyncSession, rows: list[dict[str, Any]]) -> None:

@@ -2,6 +2,7 @@
 Alembic, the migration test and the test database reset all see them."""
 
 import app.ams.models
+import app.ams_credentials.models
 import app.audit.models
 import app.events.models
 import app.mappings_override.models
@@ -10,6 +11,7 @@ import app.privacy.models
 import app.provisioning.models
 import app.quarantine.models
 import app.ratelimit.models
+import app.reconciliation.models
 import app.records.identity
 import app.records.policies
 import app.records.resolutions

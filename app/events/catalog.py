@@ -18,6 +18,7 @@ class EventType(StrEnum):
     CONNECTION_UNHEALTHY = "connection.unhealthy"
     CONNECTION_RECOVERED = "connection.recovered"
     SUBJECT_ERASED = "subject.erased"  # personal data (app.privacy)
+    RECONCILIATION_MISMATCHED = "reconciliation.mismatched"  # AMS audit (app.reconciliation)
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,22 @@ CATALOG: dict[EventType, EventSpec] = {
                 "identifier_kind": "email, phone or external_id: what the person was named by.",
                 "removed": "Rows removed per place (canonical_records, staged_records, …).",
                 "erased_at": "When the erasure completed (RFC 3339 UTC).",
+            },
+        ),
+        EventSpec(
+            EventType.RECONCILIATION_MISMATCHED,
+            "An audit of the client's AMS base found rows that differ from the gateway's records "
+            "(counts only; operators see which records in reconciliationRun).",
+            {
+                "run_id": "The reconciliation run (rcn_…).",
+                "entity": "product, asset, campaign or audience.",
+                "full": "True when every record was compared, false for a sample.",
+                "checked": "Records compared.",
+                "missing": "Records without a row in the base.",
+                "extra": "Rows the gateway does not know (full runs only).",
+                "duplicate": "Second rows for one record (same External ID and Source).",
+                "field": "Records with at least one column that differs.",
+                "finished_at": "When the run finished (RFC 3339 UTC).",
             },
         ),
     ]

@@ -54,6 +54,14 @@ class AirtableRecord:
 
 
 @dataclass(frozen=True)
+class RecordPage:
+    """One page of a listing; `offset` is None on the last page."""
+
+    records: list[AirtableRecord]
+    offset: str | None
+
+
+@dataclass(frozen=True)
 class UpsertResult:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
@@ -85,6 +93,15 @@ class AirtableClient(Protocol):
     ) -> list[AirtableRecord]: ...
 
     def batch_delete(self, base_id: str, table: str, record_ids: Sequence[str]) -> list[str]: ...
+
+    def list_page(
+        self,
+        base_id: str,
+        table: str,
+        fields: Sequence[str],
+        offset: str | None = None,
+        formula: str | None = None,
+    ) -> RecordPage: ...
 
 
 class PyAirtableClient:
@@ -178,6 +195,25 @@ class PyAirtableClient:
             deleted = self._api().table(base_id, table).batch_delete(list(record_ids))
         return [row["id"] for row in deleted if row["deleted"]]
 
+    def list_page(
+        self,
+        base_id: str,
+        table: str,
+        fields: Sequence[str],
+        offset: str | None = None,
+        formula: str | None = None,
+    ) -> RecordPage:
+        """One request: up to 100 rows with only `fields`, so the caller can pace each page."""
+        records = self._api().table(base_id, table).urls
+        options: dict[str, Any] = {"page_size": 100, "fields": list(fields)}
+        options |= {"offset": offset} if offset else {}
+        options |= {"formula": formula} if formula else {}
+        with _airtable_errors():
+            page = self._api().request(
+                "GET", records.records, ("POST", records.records_post), options=options
+            )
+        return RecordPage([_record(r) for r in page.get("records", [])], page.get("offset"))
+
 
 class GuardedAirtableClient:
     """An `AirtableClient` whose calls to a base pass through the base's circuit: once it opens,
@@ -220,6 +256,17 @@ class GuardedAirtableClient:
     def batch_delete(self, base_id: str, table: str, record_ids: Sequence[str]) -> list[str]:
         with self.breaker.guard(base_id):
             return self.inner.batch_delete(base_id, table, record_ids)
+
+    def list_page(
+        self,
+        base_id: str,
+        table: str,
+        fields: Sequence[str],
+        offset: str | None = None,
+        formula: str | None = None,
+    ) -> RecordPage:
+        with self.breaker.guard(base_id):
+            return self.inner.list_page(base_id, table, fields, offset, formula)
 
 
 def _record(row: Mapping[str, Any]) -> AirtableRecord:

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import googleapiclient  # type: ignore[import-untyped]
 from google.auth.credentials import Credentials
 from google.oauth2 import service_account
-from googleapiclient.discovery import build, build_from_document  # type: ignore[import-untyped]
+from googleapiclient.discovery import build_from_document  # type: ignore[import-untyped]
 from googleapiclient.errors import HttpError  # type: ignore[import-untyped]
 from googleapiclient.http import MediaIoBaseUpload  # type: ignore[import-untyped]
 
@@ -45,6 +45,11 @@ class DriveFile:
     md5: str | None = None
     size: int | None = None
     web_view_link: str | None = None
+
+
+# A client's root folder may live in a shared drive; Drive answers 404 for items there unless
+# each call says it supports them (harmless for My Drive).
+ALL_DRIVES: dict[str, Any] = {"supportsAllDrives": True}
 
 
 class DriveClient(Protocol):
@@ -113,11 +118,22 @@ def sandbox_service(drive_root_url: str, credentials: Credentials) -> Any:
     return build_from_document(document, credentials=credentials)
 
 
-def live_service(service_account_file: Path) -> Any:
-    credentials = service_account.Credentials.from_service_account_file(  # type: ignore[no-untyped-call]
-        str(service_account_file), scopes=[DRIVE_SCOPE]
-    )
-    return build("drive", "v3", credentials=credentials, cache_discovery=False)
+def service_account_credentials(account: Mapping[str, Any] | Path) -> Credentials:
+    """A service account's credentials from its key (a client's, as stored) or key file (the
+    gateway-wide one from settings)."""
+    accounts = service_account.Credentials
+    credentials: Credentials
+    if isinstance(account, Path):
+        credentials = accounts.from_service_account_file(str(account), scopes=[DRIVE_SCOPE])  # type: ignore[no-untyped-call]
+    else:
+        credentials = accounts.from_service_account_info(dict(account), scopes=[DRIVE_SCOPE])  # type: ignore[no-untyped-call]
+    return credentials
+
+
+def live_service(account: Mapping[str, Any] | Path, root_url: str) -> Any:
+    """The Drive v3 client with a service account's credentials, at `root_url` (Google's own,
+    https://www.googleapis.com/, unless GATEWAY_GOOGLE_API_ROOT_URL says otherwise)."""
+    return sandbox_service(root_url, service_account_credentials(account))
 
 
 class GoogleDriveClient:
@@ -156,7 +172,7 @@ class GoogleDriveClient:
     ) -> str:
         body = _metadata(name, parent_id, app_properties) | {"mimeType": FOLDER}
         with _drive_errors():
-            created = self._files().create(body=body, fields="id").execute()
+            created = self._files().create(body=body, fields="id", **ALL_DRIVES).execute()
         return str(created["id"])
 
     def upload(
@@ -175,6 +191,7 @@ class GoogleDriveClient:
             body=_metadata(name, parent_id, app_properties),
             media_body=_media(data, mime_type, resumable_above),
             fields=FILE_FIELDS,
+            **ALL_DRIVES,
         )
         with _drive_errors():
             return _drive_file(request.execute())
@@ -198,6 +215,7 @@ class GoogleDriveClient:
             body=body,
             media_body=_media(data, mime_type, resumable_above),
             fields=FILE_FIELDS,
+            **ALL_DRIVES,
         )
         with _drive_errors():
             return _drive_file(request.execute())
@@ -208,7 +226,13 @@ class GoogleDriveClient:
             created = (
                 self._service()
                 .permissions()
-                .create(fileId=file_id, body=body, sendNotificationEmail=False, fields="id")
+                .create(
+                    fileId=file_id,
+                    body=body,
+                    sendNotificationEmail=False,
+                    fields="id",
+                    **ALL_DRIVES,
+                )
                 .execute()
             )
         return str(created["id"])
@@ -235,6 +259,8 @@ class GoogleDriveClient:
                     pageSize=1000,
                     pageToken=page_token,
                     fields=f"nextPageToken, files({FILE_FIELDS})",
+                    includeItemsFromAllDrives=True,
+                    **ALL_DRIVES,
                 ).execute()
                 found.extend(_drive_file(item) for item in page.get("files", []))
                 page_token = page.get("nextPageToken")

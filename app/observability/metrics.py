@@ -97,3 +97,19 @@ AMS_CIRCUIT_STATE = Gauge(
     ["base"],
     registry=REGISTRY,
 )
+
+# --- reconciliation (app.reconciliation): the daily audit of AMS bases against the records -----
+
+RECONCILIATION_MISMATCHES = Gauge(
+    "gateway_reconciliation_mismatches",
+    "Mismatches the latest reconciliation run of each client found, summed per entity and kind "
+    "(missing, extra, duplicate, field), as this process last saw them.",
+    ["entity", "kind"],
+    registry=REGISTRY,
+)
+RECONCILIATION_RUNS = Counter(
+    "gateway_reconciliation_runs",
+    "Reconciliation runs, by entity and result (clean, mismatched, failed).",
+    ["entity", "result"],
+    registry=REGISTRY,
+)

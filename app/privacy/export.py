@@ -18,6 +18,7 @@ from app.quarantine.models import QuarantinedRecord
 from app.records.resolutions import RecordResolution
 from app.settings import Settings
 from app.tenancy.models import Tenant
+from app.webhooks.models import WebhookNotice
 
 
 def _when(moment: datetime | None) -> str | None:
@@ -117,6 +118,23 @@ async def _history(session: AsyncSession, ids: list[str]) -> list[dict[str, Any]
     ]
 
 
+async def _notices(session: AsyncSession, ids: list[str]) -> list[dict[str, Any]]:
+    rows = await session.scalars(
+        select(WebhookNotice).where(WebhookNotice.id.in_(ids)).order_by(WebhookNotice.id)
+    )
+    return [
+        {
+            "id": row.id,
+            "source": row.source,
+            "topic": row.topic,
+            "object_id": row.object_id,
+            "payload": row.payload,
+            "received_at": _when(row.received_at),
+        }
+        for row in rows
+    ]
+
+
 async def _jobs(session: AsyncSession, ids: set[str]) -> list[dict[str, Any]]:
     rows = await session.scalars(select(IngestJob).where(IngestJob.id.in_(sorted(ids))))
     return [
@@ -171,6 +189,7 @@ async def export_subject(
         "quarantine_entries": quarantine,
         "record_history": await _history(session, found.history),
         "ams_rows": await _ams_rows(session, found.sync_records),
+        "webhook_notices": await _notices(session, found.notices),
         "jobs": await _jobs(session, jobs),
         "erasures": await _erasures(session, tenant, hashed),
         "suppressed": bool(await suppressed(session, tenant, [hashed])),

@@ -5,8 +5,10 @@ The canonical audience records matching the identifier give the person's (platfo
 pairs and emails; staged payloads are matched on those emails and external ids (so a record that
 only ever carried a phone number is still found through its id); quarantine entries, record
 errors and idempotency keys are reached from the staged rows' (job, position); the record history
-(resolved conflicts) and AMS sync rows from the pairs. What an erasure run stores of a footprint
-is row ids only, never the personal values themselves.
+(resolved conflicts), AMS sync rows and archivals from the pairs; reconciliation mismatches from
+the pairs and the Airtable record ids; webhook notices (events that did not become jobs) from the
+emails and the pairs. What an erasure run stores of a footprint is row ids only (an archival's
+row id is its primary key, the record's platform and external id), never the personal values.
 """
 
 from collections import defaultdict
@@ -19,19 +21,22 @@ from sqlalchemy import and_, bindparam, literal_column, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
-from app.ams.models import AmsSyncRecord
+from app.ams.models import AmsSyncRecord, ArchivedRecord
 from app.contracts.entities import Entity
 from app.db.models import CanonicalRecord, IngestJob, StagedRecord
 from app.privacy.identifiers import IdentifierKind, Subject
 from app.privacy.lookup_sql import (
     CANONICAL_EMAIL,
     CANONICAL_PHONE,
+    NOTICE_EMAIL,
     STAGED_EMAIL,
     STAGED_EXTERNAL_ID,
 )
 from app.quarantine.models import QuarantinedRecord
+from app.reconciliation.models import ReconciliationMismatch, ReconciliationRun
 from app.records.resolutions import RecordResolution
 from app.tenancy.models import Tenant
+from app.webhooks.models import WebhookNotice
 
 AUDIENCE = Entity.AUDIENCE.value
 Pair = tuple[str, str]  # (source platform, external id)
@@ -46,6 +51,9 @@ class Footprint:
     sync_records: list[str] = field(default_factory=list)
     history: list[str] = field(default_factory=list)  # resolved conflicts of their records
     airtable_records: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # webhook notices (events kept as sent)
+    archived: list[Pair] = field(default_factory=list)  # archivals of their records (by key)
+    mismatches: list[str] = field(default_factory=list)  # reconciliation mismatches naming them
     keyed_jobs: list[str] = field(default_factory=list)  # jobs whose idempotency key holds them
     positions: list[Position] = field(default_factory=list)  # staged and quarantined (job, pos)
     pairs: list[Pair] = field(default_factory=list)
@@ -61,6 +69,9 @@ class Footprint:
             "sync_records": self.sync_records,
             "history": self.history,
             "airtable_records": self.airtable_records,
+            "notices": self.notices,
+            "archived": [list(p) for p in self.archived],
+            "mismatches": self.mismatches,
             "keyed_jobs": self.keyed_jobs,
             "positions": [list(p) for p in self.positions],
         }
@@ -74,6 +85,12 @@ class Footprint:
             sync_records=list(stored["sync_records"]),
             history=list(stored["history"]),
             airtable_records=list(stored["airtable_records"]),
+            notices=list(stored.get("notices", [])),  # runs started before notices were erased
+            # runs started before archivals and mismatches were erased
+            archived=[
+                (platform, external_id) for platform, external_id in stored.get("archived", [])
+            ],
+            mismatches=list(stored.get("mismatches", [])),
             keyed_jobs=list(stored["keyed_jobs"]),
             positions=[(job, int(position)) for job, position in stored["positions"]],
         )
@@ -86,6 +103,16 @@ def at_positions(job_id: Any, position: Any, positions: Sequence[Position]) -> C
     for job, at in positions:
         by_job[job].append(at)
     return or_(*[and_(job_id == job, position.in_(at)) for job, at in sorted(by_job.items())])
+
+
+def at_pairs(platform: Any, external_id: Any, pairs: Sequence[Pair]) -> ColumnElement[bool]:
+    """(platform, external id) pairs as one indexed search per platform (see at_positions)."""
+    by_platform: dict[str, list[str]] = defaultdict(list)
+    for source, at in pairs:
+        by_platform[source].append(at)
+    return or_(
+        *[and_(platform == p, external_id.in_(ids)) for p, ids in sorted(by_platform.items())]
+    )
 
 
 def _expression(session: AsyncSession, by_dialect: dict[str, str]) -> Any:
@@ -224,6 +251,43 @@ async def find_quarantine(
     return [found[key] for key in sorted(found)]
 
 
+# What a platform calls the people it sends events about (webhook notices' object_type, from the
+# topic): an id of another kind of object (a product) is not this person even when it is equal.
+PERSON_OBJECTS = frozenset(
+    {"audience", "contact", "contacts", "customer", "customers", "lead", "leads", "person"}
+    | {"people", "subscriber", "subscribers", "user", "users"}
+)
+
+
+async def find_notices(session: AsyncSession, tenant: Tenant, footprint: Footprint) -> list[str]:
+    """Webhook notices whose body holds one of the person's emails, or that name one of their
+    (platform, external id) pairs as the object of a person-kind event. Two indexed queries."""
+    notice = WebhookNotice
+    mine = (notice.client_id == tenant.client_id, notice.livemode == tenant.livemode)
+    found: set[str] = set()
+    if footprint.emails:
+        emails: BindParameter[list[str]] = bindparam(
+            "notice_emails", sorted(set(footprint.emails)), expanding=True
+        )
+        matched = select(notice.id).where(*mine, _expression(session, NOTICE_EMAIL).in_(emails))
+        found |= set((await session.scalars(matched)).all())
+    if footprint.pairs:
+        by_platform: dict[str, list[str]] = defaultdict(list)
+        for platform, external_id in sorted(set(footprint.pairs)):
+            by_platform[platform].append(external_id)
+        named = [  # one indexed search per platform (SQLite scans for a row-value IN)
+            and_(notice.source == platform, notice.object_id.in_(ids))
+            for platform, ids in by_platform.items()
+        ]
+        rows = await session.execute(
+            select(notice.id, notice.object_type).where(*mine, or_(*named))
+        )
+        for notice_id, object_type in rows.tuples():
+            if (object_type or "audience").lower() in PERSON_OBJECTS:
+                found.add(notice_id)
+    return sorted(found)
+
+
 async def find_history(session: AsyncSession, tenant: Tenant, pairs: list[Pair]) -> list[str]:
     """The record history (app.records.resolutions) of the person's records."""
     if not pairs:
@@ -251,6 +315,47 @@ async def find_sync_records(
         tuple_(synced.source_platform, synced.external_id).in_(pairs),
     )
     return list((await session.scalars(query)).all())
+
+
+async def find_archived(session: AsyncSession, tenant: Tenant, pairs: list[Pair]) -> list[Pair]:
+    """The archivals of the person's records (app.ams.archival), by their primary key."""
+    if not pairs:
+        return []
+    archived = ArchivedRecord
+    query = select(archived.source_platform, archived.external_id).where(
+        archived.client_id == tenant.client_id,
+        archived.livemode == tenant.livemode,
+        archived.entity == AUDIENCE,
+        at_pairs(archived.source_platform, archived.external_id, pairs),
+    )
+    return sorted((row[0], row[1]) for row in await session.execute(query))
+
+
+async def find_mismatches(
+    session: AsyncSession, tenant: Tenant, pairs: list[Pair], airtable_records: list[str]
+) -> list[str]:
+    """Reconciliation mismatches of the tenant's audience runs naming one of the person's
+    records or Airtable rows (an extra row may have no external id). Reached through the runs'
+    (tenant, entity) index, then the mismatches' run index."""
+    named = []
+    if pairs:
+        named.append(
+            tuple_(ReconciliationMismatch.source_platform, ReconciliationMismatch.external_id).in_(
+                pairs
+            )
+        )
+    if airtable_records:
+        named.append(ReconciliationMismatch.airtable_record_id.in_(sorted(set(airtable_records))))
+    if not named:
+        return []
+    run = ReconciliationRun
+    query = (
+        select(ReconciliationMismatch.id)
+        .join(run, run.id == ReconciliationMismatch.run_id)
+        .where(run.client_id == tenant.client_id, run.livemode == tenant.livemode)
+        .where(run.entity == AUDIENCE, or_(*named))
+    )
+    return sorted((await session.scalars(query)).all())
 
 
 async def resolve(session: AsyncSession, tenant: Tenant, subject: Subject) -> Footprint:
@@ -283,8 +388,13 @@ async def resolve(session: AsyncSession, tenant: Tenant, subject: Subject) -> Fo
         set(footprint.staged) | {(entry.job_id, entry.position) for entry in entries}
     )
     footprint.history = await find_history(session, tenant, footprint.pairs)
+    footprint.notices = await find_notices(session, tenant, footprint)
     for synced in await find_sync_records(session, tenant, footprint.pairs):
         footprint.sync_records.append(synced.id)
         if synced.airtable_record_id:
             footprint.airtable_records.append(synced.airtable_record_id)
+    footprint.archived = await find_archived(session, tenant, footprint.pairs)
+    footprint.mismatches = await find_mismatches(
+        session, tenant, footprint.pairs, footprint.airtable_records
+    )
     return footprint

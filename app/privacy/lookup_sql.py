@@ -10,6 +10,10 @@ PostgreSQL: staged payloads are text; a JSON text holding the escape \\u0000 can
 `json` there, and an index expression that fails would fail the ingest that stages it. Such a
 payload is left out of the index (the CASE): its raw copy is not found by email or id (its
 canonical record, quarantine entry and AMS row still are).
+
+Webhook notices (events that did not become jobs) are few next to records, so an index over their
+payloads costs little; a notice naming only an id (HubSpot's id-only events) is found by its
+(source, object id) through a plain index (app.privacy.models).
 """
 
 CANONICAL_EMAIL: dict[str, str] = {
@@ -37,6 +41,17 @@ STAGED_EXTERNAL_ID: dict[str, str] = {
     "\n    ELSE NULL\nEND)",
 }
 
+# Webhook notices keep the event body as JSON (PostgreSQL: JSONB, so no text parsing): a
+# platform's own shape, with its email where that platform puts it.
+NOTICE_EMAIL: dict[str, str] = {
+    "sqlite": "lower(coalesce(json_extract(payload, '$.email'), "
+    "json_extract(payload, '$.properties.email'), json_extract(payload, '$.Email'), "
+    "json_extract(payload, '$.billing.email'), "
+    "json_extract(payload, '$.propertyValue')))",
+    "postgresql": "lower(COALESCE(payload ->> 'email', payload #>> '{properties,email}', "
+    "payload ->> 'Email', payload #>> '{billing,email}', payload ->> 'propertyValue'))",
+}
+
 # name → (table, leading columns, expression by dialect)
 EXPRESSION_INDEXES: dict[str, tuple[str, str, dict[str, str]]] = {
     "ix_canonical_records_subject_email": (
@@ -55,4 +70,5 @@ EXPRESSION_INDEXES: dict[str, tuple[str, str, dict[str, str]]] = {
         "client_id",
         STAGED_EXTERNAL_ID,
     ),
+    "ix_webhook_notices_subject_email": ("webhook_notices", "client_id, livemode", NOTICE_EMAIL),
 }

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.db.models import Base, CanonicalRecord, UtcDateTime
 from app.privacy.lookup_sql import EXPRESSION_INDEXES
 from app.quarantine.models import QuarantinedRecord
+from app.webhooks.models import WebhookNotice
 
 _JSON = JSON().with_variant(JSONB(), "postgresql")
 
@@ -89,6 +90,16 @@ QUARANTINE_EXTERNAL_ID_INDEX = Index(
 )
 
 
+# A person's webhook notices by the platform's id of the object (id-only events carry no email).
+NOTICE_OBJECT_ID_INDEX = Index(
+    "ix_webhook_notices_subject_object_id",
+    WebhookNotice.client_id,
+    WebhookNotice.livemode,
+    WebhookNotice.source,
+    WebhookNotice.object_id,
+)
+
+
 def _expression_indexes() -> list[Index]:
     """The identifier expression indexes (app.privacy.lookup_sql), for PostgreSQL's reflection
     (SQLite's leaves expression indexes out, so the migration alone makes them there)."""
@@ -96,7 +107,11 @@ def _expression_indexes() -> list[Index]:
 
     from app.db.models import StagedRecord
 
-    tables = {"canonical_records": CanonicalRecord, "staged_records": StagedRecord}
+    tables = {
+        "canonical_records": CanonicalRecord,
+        "staged_records": StagedRecord,
+        "webhook_notices": WebhookNotice,
+    }
     made = []
     for name, (table, columns, expression) in EXPRESSION_INDEXES.items():
         model = tables[table]

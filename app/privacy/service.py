@@ -24,7 +24,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ams.deletion import delete_rows, entity_table
-from app.ams.models import AmsSyncRecord
+from app.ams.models import AmsSyncRecord, ArchivedRecord
 from app.audit.service import AuditEntry
 from app.contracts.entities import Entity
 from app.db.models import CanonicalRecord, IngestJob, RecordError, StagedRecord
@@ -32,15 +32,17 @@ from app.errors import GatewayError
 from app.events.catalog import EventType
 from app.events.outbox import record_event
 from app.ids import new_id
-from app.privacy.footprint import Footprint, Position, at_positions, resolve
+from app.privacy.footprint import Footprint, Position, at_pairs, at_positions, resolve
 from app.privacy.identifiers import IdentifierKind, Subject, identifier_hash, subject_hash
 from app.privacy.models import ErasureRun, ErasureStatus
 from app.privacy.suppression import remember_erased, suppresses_erased
 from app.provisioning.service import get_provisioning
 from app.quarantine.models import QuarantinedRecord
+from app.reconciliation.models import ReconciliationMismatch
 from app.records.resolutions import RecordResolution
 from app.services import Services
 from app.tenancy.models import Principal, Tenant
+from app.webhooks.models import WebhookNotice
 
 log = structlog.get_logger("gateway.privacy")
 
@@ -77,7 +79,12 @@ async def _rows_changed(session: AsyncSession, statements: list[Any]) -> int:
 # Each step: (place in the receipt, what it does). Database steps run in the run's transaction.
 DbStep = Callable[[AsyncSession, Tenant, Footprint], Awaitable[int]]
 TenantRows = (
-    type[CanonicalRecord] | type[RecordResolution] | type[QuarantinedRecord] | type[AmsSyncRecord]
+    type[CanonicalRecord]
+    | type[RecordResolution]
+    | type[QuarantinedRecord]
+    | type[AmsSyncRecord]
+    | type[WebhookNotice]
+    | type[ReconciliationMismatch]
 )
 PositionedRows = type[StagedRecord] | type[RecordError]
 
@@ -130,6 +137,24 @@ async def _idempotency_keys(session: AsyncSession, tenant: Tenant, footprint: Fo
     )
 
 
+async def _archivals(session: AsyncSession, tenant: Tenant, footprint: Footprint) -> int:
+    archived = ArchivedRecord
+    mine = (
+        archived.client_id == tenant.client_id,
+        archived.livemode == tenant.livemode,
+        archived.entity == Entity.AUDIENCE.value,
+    )
+    return await _rows_changed(
+        session,
+        [
+            delete(archived).where(
+                *mine, at_pairs(archived.source_platform, archived.external_id, keys)
+            )
+            for keys in _chunks(footprint.archived)
+        ],
+    )
+
+
 AMS_ROWS = "ams_rows"
 # In order: the canonical records go first, so no sync writes the person to the AMS again; the
 # sync bookkeeping goes after the AMS rows, because it holds their Airtable ids.
@@ -141,6 +166,9 @@ STEPS: list[tuple[str, DbStep | None]] = [
     ("staged_records", _by_position(StagedRecord, lambda found: found.staged)),
     ("record_errors", _by_position(RecordError, lambda found: found.positions)),
     ("idempotency_keys", _idempotency_keys),
+    ("webhook_notices", _by_id(WebhookNotice, lambda found: found.notices)),
+    ("archived_records", _archivals),
+    ("reconciliation_mismatches", _by_id(ReconciliationMismatch, lambda found: found.mismatches)),
     (AMS_ROWS, None),
     ("ams_sync_records", _by_id(AmsSyncRecord, lambda found: found.sync_records)),
 ]
@@ -351,9 +379,25 @@ async def erase_subject(
     return ErasureReceipt(run, resumed)
 
 
+async def _claimed(services: Services, run: ErasureRun, before: datetime) -> ErasureRun | None:
+    """Take the run over: a conditional update of its updated_at (the lease), so of two
+    processes sweeping at once only one carries on with it."""
+    async with services.sessions() as session, session.begin():
+        taken = await session.execute(
+            update(ErasureRun)
+            .where(
+                ErasureRun.id == run.id,
+                ErasureRun.status == ErasureStatus.RUNNING.value,
+                ErasureRun.updated_at < before,
+            )
+            .values(updated_at=_now())
+        )
+    return await _reload(services, run.id) if taken.rowcount else None  # type: ignore[attr-defined]
+
+
 async def resume_unfinished(services: Services, idle_for: timedelta) -> list[str]:
     """Go on with runs nobody has touched for `idle_for` (their caller died or gave up): for a
-    periodic sweep. Returns the ids of the runs it completed."""
+    periodic sweep (app.privacy.resume). Returns the ids of the runs it completed."""
     before = _now() - idle_for
     async with services.sessions() as session:
         stale = (
@@ -368,7 +412,10 @@ async def resume_unfinished(services: Services, idle_for: timedelta) -> list[str
             )
         ).all()
     done = []
-    for run in stale:
+    for found in stale:
+        run = await _claimed(services, found, before)
+        if run is None:  # another process took it over
+            continue
         finished = await carry_on(services, run)
         services.audit.record(
             AuditEntry(

@@ -138,3 +138,23 @@ async def suppressed(session: AsyncSession, tenant: Tenant, hashes: Iterable[str
         )
     )
     return set(found.all())
+
+
+async def held_back(
+    session: AsyncSession,
+    tenant: Tenant,
+    entity: Entity,
+    settings: Settings,
+    data: dict[str, Any],
+    platform: str,
+    external_id: str,
+) -> list[FieldError]:
+    """One valid record checked against the suppression list (a fix of a quarantined record):
+    the error it is held back with, or none."""
+    if entity is not Entity.AUDIENCE or not await suppresses_erased(session, tenant):
+        return []
+    if await suppressed(
+        session, tenant, record_hashes(settings, tenant, data, platform, external_id)
+    ):
+        return [FieldError(SUPPRESSED_CODE, SUPPRESSED_MESSAGE, ())]
+    return []

@@ -130,11 +130,16 @@ def _failed(error: GatewayError) -> Callable[[AmsProvisioning], None]:
 
 
 async def prepare(services: Services, tenant: Tenant) -> Target:
-    """The tenant's row (created on first call) and the clients to its AMS."""
-    ams = ams_for(tenant, services.settings)
+    """The tenant's row (created on first call) and the clients to its AMS; when the AMS cannot
+    be reached at all (e.g. a live client without credentials), the row says why."""
+    await _ensure_row(services, tenant)
+    try:
+        ams = ams_for(tenant, services.settings)
+    except GatewayError as error:
+        await _save(services, tenant, _failed(error))
+        raise
     async with reading(services.sessions) as session:
         client = await tenancy.get_client(session, tenant.client_id)
-    await _ensure_row(services, tenant)
     currency = client.default_currency or DEFAULT_CURRENCY
     return Target(tenant=tenant, client_name=client.name, ams=ams, currency=currency)
 
@@ -199,10 +204,11 @@ async def ensure_base(services: Services, target: Target) -> str:
     row = await _row(services, target.tenant)
     if row.base_id:
         return row.base_id
-    if not target.ams.sandbox:
+    workspace = SANDBOX_WORKSPACE if target.ams.sandbox else target.ams.airtable_workspace_id
+    if workspace is None:
         raise AmsNotConfigured(
-            "Provisioning live AMS bases needs the Airtable workspace to create them in, "
-            "which this gateway does not configure yet."
+            "Provisioning a live AMS base needs the Airtable workspace to create it in: set it "
+            "with setAmsCredentials(input: {client, airtable: {token, workspaceId}})."
         )
     contracts_dir = services.settings.contracts_dir
     name = templates.base_name(contracts_dir, target.client_name, target.tenant.client_id)
@@ -213,7 +219,7 @@ async def ensure_base(services: Services, target: Target) -> str:
             if base.name == name:
                 return base.id
         tables = templates.base_tables(contracts_dir)
-        return airtable.create_base(SANDBOX_WORKSPACE, name, tables).id
+        return airtable.create_base(workspace, name, tables).id
 
     base_id = await asyncio.to_thread(find_or_create)
 
@@ -233,7 +239,8 @@ async def ensure_folders(services: Services, target: Target) -> dict[str, str]:
     for spec in specs:
         if spec.role in folder_ids:
             continue
-        parent_id = folder_ids[spec.parent] if spec.parent else None
+        # The client root goes into the client's own folder or shared drive when it has one.
+        parent_id = folder_ids[spec.parent] if spec.parent else target.ams.drive_root_folder_id
         properties = {"gateway_client": client_id, "gateway_role": spec.role}
         folder_id = await asyncio.to_thread(
             target.ams.drive.ensure_folder, spec.name, parent_id, properties

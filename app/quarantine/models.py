@@ -12,6 +12,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.db.models import Base, UtcDateTime
 
 
+class QuarantineStage(StrEnum):
+    """Where the record failed."""
+
+    INGEST = "ingest"  # mapping or validation: the entry points at its staged raw input
+    AMS = "ams"  # Airtable refused the canonical record: no staged input (position -1), the
+    # attempt (`mapped`) is the canonical record; fixing or replaying it sends it to the AMS again
+
+
 class QuarantineStatus(StrEnum):
     OPEN = "OPEN"  # waiting for a fix, a replay or a discard
     RESOLVED = "RESOLVED"  # passed on a fix or a replay and went to the canonical store
@@ -32,7 +40,12 @@ class QuarantinedRecord(Base):
     job_id: Mapped[str] = mapped_column(
         ForeignKey("ingest_jobs.id", ondelete="CASCADE"), doc="The job that brought the record"
     )
-    position: Mapped[int] = mapped_column(Integer, doc="Its staged record: the raw input")
+    position: Mapped[int] = mapped_column(
+        Integer, doc="Its staged record: the raw input (-1 for an AMS rejection: none)"
+    )
+    stage: Mapped[str] = mapped_column(
+        String(8), default=QuarantineStage.INGEST.value, server_default=QuarantineStage.INGEST.value
+    )
     entity: Mapped[str] = mapped_column(String(16))
     source_platform: Mapped[str | None] = mapped_column(String(16), nullable=True)
     raw_platform: Mapped[str | None] = mapped_column(

@@ -18,6 +18,7 @@ import orjson
 from sqlalchemy import ColumnElement, Select, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.ams import rejections
 from app.ams.due import mark_sync_due
 from app.contracts.entities import Entity
 from app.contracts.fields import SourcePlatform
@@ -26,14 +27,15 @@ from app.errors import FieldError, GatewayError, NotFoundError
 from app.ingest.service import IngestRequest, new_job
 from app.jobs.models import Door
 from app.pagination import Page, check_page_size, decode_cursor, encode_cursor
+from app.privacy.masking import shown_input, shown_standard
+from app.privacy.suppression import held_back
 from app.quarantine.holding import REPLAYABLE, error_entries, rule_ids_of
-from app.quarantine.models import QuarantinedRecord, QuarantineStatus
+from app.quarantine.models import QuarantinedRecord, QuarantineStage, QuarantineStatus
 from app.quarantine.patch import merge_patch
 from app.records.service import Outcome, decide, load_states, upsert
 from app.records.validation import validate_record
-from app.rules.loader import default_rules
-from app.rules.redaction import mask_all, mask_paths
 from app.rules.service import current_rule_set
+from app.settings import Settings
 from app.tenancy.models import Principal, Tenant
 
 MAX_SELECTED = 100_000
@@ -60,14 +62,13 @@ class HeldRecord:
 
 
 def _view(entry: QuarantinedRecord, raw: Any, reveal_personal: bool) -> HeldRecord:
-    mapped, fixes = entry.mapped, list(entry.patches or [])
-    personal = [path.segments for path in default_rules()[Entity(entry.entity)].personal]
-    if personal and not reveal_personal:
-        # Native shapes name personal fields their own way: everything in them is masked.
-        raw = mask_all(raw) if entry.raw_platform else mask_paths(raw, personal)
-        mapped = mask_paths(mapped, personal)
-        fixes = [mask_paths(fix, personal) for fix in fixes]
-    return HeldRecord(entry, raw, mapped, fixes)
+    entity, shown = entry.entity, reveal_personal  # app.privacy.masking: one policy for reads
+    return HeldRecord(
+        entry,
+        shown_input(entity, raw, entry.raw_platform is not None, shown),
+        shown_standard(entity, entry.mapped, shown),
+        [shown_standard(entity, fix, shown) for fix in entry.patches or []],
+    )
 
 
 @dataclass(frozen=True)
@@ -199,8 +200,11 @@ async def fix_quarantined(
     entry_id: str,
     patch: Any,
     reveal_personal: bool = False,
+    *,
+    settings: Settings,
 ) -> FixResult:
-    """Patch, validate again; store and resolve when it passes, keep the new errors if not."""
+    """Patch, validate again; store and resolve when it passes, keep the new errors if not.
+    A fixed record of a person the client suppresses is held back like a replayed one."""
     if not isinstance(patch, dict):
         raise GatewayError(
             "invalid_patch",
@@ -214,6 +218,9 @@ async def fix_quarantined(
     attempt = merge_patch(entry.mapped if entry.mapped is not None else raw, patch)
     rules = await current_rule_set(session, tenant, Entity(entry.entity))
     result = validate_record(Entity(entry.entity), orjson.dumps(attempt), rules)
+    if not isinstance(result, list):
+        record = (result.data, result.source_platform, result.external_id)
+        result = await held_back(session, tenant, Entity(entry.entity), settings, *record) or result
     now = datetime.now(UTC)
     entry.patches = [*(entry.patches or []), patch]
     entry.mapped = attempt
@@ -224,6 +231,9 @@ async def fix_quarantined(
         entry.rule_ids = rule_ids_of(result)
         return FixResult(_view(entry, raw, reveal_personal), None, None)
     canonical, outcome = await _store(session, tenant, entry, result)
+    if entry.stage == QuarantineStage.AMS.value:  # to the AMS again, changed or not
+        key = (entry.entity, result.source_platform, result.external_id)
+        await rejections.send_again(session, tenant, [key])
     entry.external_id = result.external_id
     entry.status = QuarantineStatus.RESOLVED.value
     entry.errors, entry.rule_ids = [], ""
@@ -239,6 +249,9 @@ class _Chosen:
     entity: str
     raw_platform: str | None
     status: str
+    stage: str
+    source_platform: str | None
+    external_id: str | None
 
 
 _CHOSEN = (
@@ -248,6 +261,9 @@ _CHOSEN = (
     QuarantinedRecord.entity,
     QuarantinedRecord.raw_platform,
     QuarantinedRecord.status,
+    QuarantinedRecord.stage,
+    QuarantinedRecord.source_platform,
+    QuarantinedRecord.external_id,
 )
 
 
@@ -324,16 +340,40 @@ async def _raw_payloads(session: AsyncSession, entries: list[_Chosen]) -> dict[s
     return payloads
 
 
+@dataclass(frozen=True)
+class Replay:
+    jobs: list[IngestJob]  # re-running the records that failed at ingest
+    resent: int  # records the AMS refused, sent to it again by the next sync (no job)
+
+
 async def replay_quarantined(
     session: AsyncSession,
     principal: Principal,
     ids: Sequence[str] | None,
     where: QuarantineFilter | None,
 ) -> list[IngestJob]:
+    """The jobs of `replay` (for callers that need no count of the records re-sent)."""
+    return (await replay(session, principal, ids, where)).jobs
+
+
+async def replay(
+    session: AsyncSession,
+    principal: Principal,
+    ids: Sequence[str] | None,
+    where: QuarantineFilter | None,
+) -> Replay:
     """One job per entity and raw platform holding the chosen records' raw inputs; the caller
-    commits, then dispatches the jobs. The records stay OPEN until their job runs."""
+    commits, then dispatches the jobs. The records stay OPEN until their job runs.
+
+    Records the AMS refused have no raw input to re-run: they are sent to the AMS again by the
+    next sync (no job), and stay OPEN until it writes them (RESOLVED) or refuses them again."""
     tenant = principal.tenant
-    entries = await _chosen(session, tenant, ids, where)
+    chosen = await _chosen(session, tenant, ids, where)
+    in_ams = [entry for entry in chosen if entry.stage == QuarantineStage.AMS.value]
+    await rejections.send_again(
+        session, tenant, [(e.entity, e.source_platform or "", e.external_id or "") for e in in_ams]
+    )
+    entries = [entry for entry in chosen if entry.stage != QuarantineStage.AMS.value]
     payloads = await _raw_payloads(session, entries)
     groups: dict[tuple[str, str | None], list[_Chosen]] = defaultdict(list)
     for entry in entries:
@@ -355,7 +395,7 @@ async def replay_quarantined(
         ]
         await session.execute(insert(StagedRecord), staged)
         jobs.append(job)
-    return jobs
+    return Replay(jobs, len(in_ams))
 
 
 async def discard_quarantined(

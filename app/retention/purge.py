@@ -6,7 +6,8 @@
 - quarantine: entries that have not changed for the quarantine period (unless a replay of them
   is still running).
 - job_detail: a finished job's record errors, and webhook notices. The job's summary row (status,
-  counters, times) is kept: it carries no record content.
+  counters, times) is kept: it carries no record content. Reconciliation runs that finished
+  before the period, with their mismatches (which name records and Airtable rows).
 - audit: the tenant's audit rows (the gateway-wide GATEWAY_AUDIT_RETENTION_DAYS purge still
   applies to every row).
 
@@ -30,6 +31,7 @@ from app.db.models import Client, IngestJob, RecordError, StagedRecord
 from app.jobs.models import FINAL_STATUSES
 from app.observability.metrics import RETENTION_PURGED
 from app.quarantine.models import QuarantinedRecord
+from app.reconciliation.models import ReconciliationMismatch, ReconciliationRun
 from app.retention.service import RetentionPeriods, all_policies, default_periods, effective
 from app.settings import Settings
 from app.tenancy.models import Tenant
@@ -144,6 +146,20 @@ def _notices(tenant: Tenant, before: datetime) -> Select[Any]:
     )
 
 
+def _reconciliation_runs(tenant: Tenant, before: datetime) -> Select[Any]:
+    run = ReconciliationRun
+    return select(run.id).where(
+        run.client_id == tenant.client_id, run.livemode == tenant.livemode, run.finished_at < before
+    )
+
+
+def _mismatches(tenant: Tenant, before: datetime) -> Select[Any]:
+    """The old runs' mismatches go first, in batches: the runs' ON DELETE CASCADE would take
+    all of a large run's mismatches in one transaction."""
+    old_runs = _reconciliation_runs(tenant, before)
+    return select(ReconciliationMismatch.id).where(ReconciliationMismatch.run_id.in_(old_runs))
+
+
 def _audit_rows(tenant: Tenant, before: datetime) -> Select[Any]:
     return select(AuditEvent.id).where(
         AuditEvent.client_id == tenant.client_id,
@@ -187,6 +203,8 @@ async def purge_tenant(
         ("raw_payload", _notice_payloads(tenant, cut.raw_payload), _empty_notice_payloads),
         ("job_detail", _record_errors(tenant, cut.job_detail), _by_id(RecordError)),
         ("job_detail", _notices(tenant, cut.job_detail), _by_id(WebhookNotice)),
+        ("job_detail", _mismatches(tenant, cut.job_detail), _by_id(ReconciliationMismatch)),
+        ("job_detail", _reconciliation_runs(tenant, cut.job_detail), _by_id(ReconciliationRun)),
         ("audit", _audit_rows(tenant, cut.audit), _by_id(AuditEvent)),
     ]
     for kind, chosen, remove in steps:

@@ -1,14 +1,13 @@
 """Running the retention purge: hourly in the embedded shape (a task in the API process), and
 as an arq cron job in the scale-out shape (workers/arq_worker.py), where the API processes don't."""
 
-import asyncio
-import contextlib
 from datetime import UTC, datetime
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.observability.metrics import RETENTION_RUNS
+from app.periodic import Periodic
 from app.retention.purge import purge_all
 from app.settings import Settings
 
@@ -30,26 +29,12 @@ async def run_purge(
     return totals
 
 
-class RetentionPurger:
+class RetentionPurger(Periodic):
     """Purges once at start-up, then every GATEWAY_RETENTION_PURGE_INTERVAL_SECONDS."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
-        self._sessions = sessions
-        self._settings = settings
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            with contextlib.suppress(Exception):  # logged by run_purge; tried again next time
-                await run_purge(self._sessions, self._settings)
-            await asyncio.sleep(self._settings.retention_purge_interval_seconds)
+        super().__init__(
+            "retention.purge",
+            lambda: run_purge(sessions, settings),
+            settings.retention_purge_interval_seconds,
+        )

@@ -195,9 +195,10 @@ def _per_value(
     star = path.star
     if star is None:
         segments = path.segments
+        key = segments[0] if len(segments) == 1 and isinstance(segments[0], str) else None
 
         def check_one(data: dict[str, Any]) -> list[RuleViolation]:
-            value = _walk(data, segments)
+            value = data.get(key) if key is not None else _walk(data, segments)
             if (skip_absent and not present(value)) or not failed(value):
                 return NO_VIOLATIONS
             return [context.violation(segments, value)]
@@ -256,7 +257,7 @@ def _range(rule: spec.RangeRule, path: FieldPath, personal: bool) -> Check:
     message = f"'{path.text}' must be {' and '.join(limits)}."
     context = _Context(rule, "out_of_range", message, personal)
     failed = _out_of_range(low, high)
-    return _per_value(path, context, lambda value: failed(value))
+    return _per_value(path, context, failed)
 
 
 def _enum(rule: spec.EnumRule, path: FieldPath, personal: bool) -> Check:

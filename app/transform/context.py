@@ -15,7 +15,7 @@ class ClientDefaults:
     region: str | None = None  # ISO 3166-1 alpha-2, for national phone numbers
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: made for every record, and a frozen init costs twice
 class Scope:
     defaults: ClientDefaults = field(default_factory=ClientDefaults)
     record: Mapping[str, Any] = field(default_factory=dict)

@@ -153,25 +153,47 @@ class _Compiled:
         except NormalisationError as error:  # a container of the wrong type on the way
             errors.append(self._container_error(error))
             return
-        if present(value):
-            self._apply(value, 0, None, scope, data, errors)
-        else:
+        if not present(value):
             self._absent(0, None, data, errors)
+            return
+        result = self._result(value, 0, None, scope, errors)
+        if result is not None:
+            self.put(data, result)
 
     def _run_each(self, scope: Scope, data: dict[str, Any], errors: list[FieldError]) -> None:
-        """One `[*]` source into a `[*]` target, element by element."""
+        """One `[*]` source into a `[*]` target, element by element (the hottest loop: what
+        `_apply` and `_put_element` do, inlined)."""
         source, record = self.sources[0], scope.record
+        read, apply, args, fields = source.read_in_element, self.apply, self.args, self.fields
         found: list[FieldError] = []
         try:
             for index, element in enumerate(source.array(record) or ()):
                 try:
-                    value = source.read_in_element(element)
+                    value = read(element)
                 except NormalisationError:  # again from the root, for the error's full path
                     value = get(record, (*source.prefix, index, *source.suffix))
-                if present(value):
-                    self._apply(value, 0, index, scope, data, found)
-                else:
+                if not present(value):
                     self._absent(0, index, data, found)
+                    continue
+                try:
+                    result = apply(value, args, scope)
+                except Exception as error:
+                    found.append(self._failure(error, index, 0))
+                    continue
+                if result is None:
+                    continue
+                if fields is None:
+                    put(data, self._element_path(index), result)
+                    continue
+                items = data.get(fields[0])
+                if items is None:
+                    items = data[fields[0]] = []
+                if index >= len(items):
+                    items.extend([None] * (index + 1 - len(items)))
+                item = items[index]
+                if item is None:
+                    item = items[index] = {}
+                item[fields[1]] = result
         except NormalisationError as error:
             errors.append(self._container_error(error))
             return
@@ -250,21 +272,35 @@ class _Compiled:
         data: dict[str, Any],
         errors: list[FieldError],
     ) -> None:
-        try:
-            result = self.apply(value, self.args, scope)
-        except NormalisationError as error:
-            errors.append(self._error(error.code, error.message, index, picked))
-            return
-        except Exception as error:  # a guard: one odd record must not fail the whole job
-            message = f"{self.name} failed ({type(error).__name__})"
-            errors.append(self._error("transform_failed", message, index, picked))
-            return
+        result = self._result(value, picked, index, scope, errors)
         if result is None:
             return
         if index is None:
             self.put(data, result)
         else:
             self._put_element(data, result, index)
+
+    def _result(
+        self,
+        value: Any,
+        picked: int | None,
+        index: int | None,
+        scope: Scope,
+        errors: list[FieldError],
+    ) -> Any:
+        """The transform's result, or None with its error added."""
+        try:
+            return self.apply(value, self.args, scope)
+        except Exception as error:
+            errors.append(self._failure(error, index, picked))
+        return None
+
+    def _failure(self, error: Exception, index: int | None, picked: int | None) -> MappingError:
+        if isinstance(error, NormalisationError):
+            return self._error(error.code, error.message, index, picked)
+        # A guard: one odd record must not fail the whole job.
+        message = f"{self.name} failed ({type(error).__name__})"
+        return self._error("transform_failed", message, index, picked)
 
     def _error(
         self, code: str, message: str, index: int | None, picked: int | None

@@ -15,7 +15,7 @@ from app.transform.loader import mappings
 
 class NoticeReason(StrEnum):
     ID_ONLY = "id_only"  # the platform sent ids, not the record: pull it and push it
-    DELETED = "deleted"  # deletions are not applied to stored records yet
+    DELETED = "deleted"  # the stored record is archived (see app.ams.archival)
     NO_MAPPING = "no_mapping"  # a full record, but no mapping rules for it yet
     UNSUPPORTED_TOPIC = "unsupported_topic"  # an event the gateway does not act on
 
@@ -23,8 +23,8 @@ class NoticeReason(StrEnum):
 NOTICE_MESSAGES = {
     NoticeReason.ID_ONLY: "The platform sent only ids: read the record from the platform and "
     "push it (ingestRaw or the entity's ingest call).",
-    NoticeReason.DELETED: "A deletion: deletions are not applied to stored records yet; the "
-    "record stays as it is.",
+    NoticeReason.DELETED: "A deletion: the stored record is archived (its AMS row is marked "
+    "Archived on the next sync); a later push with a newer source_updated_at brings it back.",
     NoticeReason.NO_MAPPING: "The record was not ingested: there are no mapping rules for {what}. "
     "Map it to the standard schema and push it.",
     NoticeReason.UNSUPPORTED_TOPIC: "The gateway does not act on {what} events; nothing was "
@@ -47,9 +47,15 @@ FULL_RECORD_TOPICS: Mapping[SourcePlatform, Mapping[str, Entity]] = {
         "customer.updated": Entity.AUDIENCE,
     },
 }
-DELETE_TOPICS: Mapping[SourcePlatform, frozenset[str]] = {
-    SourcePlatform.SHOPIFY: frozenset({"products/delete", "customers/delete"}),
-    SourcePlatform.WOOCOMMERCE: frozenset({"product.deleted", "customer.deleted"}),
+DELETE_TOPICS: Mapping[SourcePlatform, Mapping[str, Entity]] = {
+    SourcePlatform.SHOPIFY: {
+        "products/delete": Entity.PRODUCT,
+        "customers/delete": Entity.AUDIENCE,
+    },
+    SourcePlatform.WOOCOMMERCE: {
+        "product.deleted": Entity.PRODUCT,
+        "customer.deleted": Entity.AUDIENCE,
+    },
 }
 # Standard Webhooks events forwarded by partners: `{"type": "<entity>.<action>", "data": ...}`.
 STANDARD_ACTIONS = frozenset({"created", "updated"})
@@ -70,6 +76,7 @@ class Notice:
     object_id: str | None = None
     occurred_at: datetime | None = None
     payload: dict[str, Any] | None = None  # id-only events are kept as sent
+    deleted: Entity | None = None  # a deletion of this entity's record `object_id`
 
 
 @dataclass(frozen=True)
@@ -95,13 +102,11 @@ def _record_event(platform: SourcePlatform, topic: str, delivery_id: str, docume
     entity = FULL_RECORD_TOPICS.get(platform, {}).get(topic)
     if entity is not None:
         return Event(delivery_id, topic, _ingest_or_notice(platform, entity, [document], object_id))
-    reason = (
-        NoticeReason.DELETED
-        if topic in DELETE_TOPICS.get(platform, frozenset())
-        else NoticeReason.UNSUPPORTED_TOPIC
-    )
+    deleted = DELETE_TOPICS.get(platform, {}).get(topic)
+    reason = NoticeReason.UNSUPPORTED_TOPIC if deleted is None else NoticeReason.DELETED
     message = NOTICE_MESSAGES[reason].format(what=f"{platform.value} {topic!r}")
-    return Event(delivery_id, topic, Notice(reason, message, object_type, object_id))
+    notice = Notice(reason, message, object_type, object_id, deleted=deleted)
+    return Event(delivery_id, topic, notice)
 
 
 def _ingest_or_notice(

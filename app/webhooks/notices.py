@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.ams.archival import archive_source_deletion
 from app.contracts.fields import SourcePlatform
 from app.errors import FieldError, GatewayError
 from app.ids import new_id
@@ -22,6 +23,20 @@ MAX_ACKNOWLEDGE = 500
 
 def _clip(value: str | None, length: int) -> str | None:
     return None if value is None else value[:length]
+
+
+async def archive_deletions(
+    session: AsyncSession, connection: WebhookConnection, events: Sequence[Event]
+) -> None:
+    """A platform's delete events archive the stored records they name (a record the gateway
+    never stored is left to the notice alone)."""
+    tenant = Tenant(connection.client_id, connection.livemode)
+    for event in events:
+        notice = event.action
+        if isinstance(notice, Notice) and notice.deleted and notice.object_id:
+            await archive_source_deletion(
+                session, tenant, notice.deleted, connection.platform, notice.object_id
+            )
 
 
 async def record_notices(

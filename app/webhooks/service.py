@@ -24,7 +24,7 @@ from app.webhooks.connections import count_rejection, verifying_secrets
 from app.webhooks.events import Event, Ingest, events_of
 from app.webhooks.ledger import DatabaseLedger, DeliveryLedger, RedisLedger
 from app.webhooks.models import WebhookConnection
-from app.webhooks.notices import record_notices
+from app.webhooks.notices import archive_deletions, record_notices
 from app.webhooks.signatures import SCHEMES, Scheme, SignatureProblem, SignedRequest, verify
 
 log = structlog.get_logger("gateway.webhooks")
@@ -180,6 +180,7 @@ class WebhookReceiver:
             notices = [event for event in fresh if not isinstance(event.action, Ingest)]
             if notices:
                 async with self._services.sessions() as session, session.begin():
+                    await archive_deletions(session, connection, notices)
                     receipt.notice_ids = await record_notices(
                         session, connection, notices, request_id
                     )

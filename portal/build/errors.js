@@ -49,11 +49,26 @@ function openapiCodes(node, found) {
   }
 }
 
+// super().__init__("name", …) is a code only in an error class (a Periodic task passes its name).
+const CLASS = /^class \w+\(([^)]*)\):/gm;
+
+function inErrorClass(text, index) {
+  let bases = '';
+  for (const match of text.matchAll(CLASS)) {
+    if (match.index > index) break;
+    bases = match[1];
+  }
+  return /Error|Exception/.test(bases);
+}
+
 /** Map code → set of source files it appears in. */
 export function scanCodes() {
   const found = new Map();
   for (const source of pythonSources()) {
-    for (const match of source.text.matchAll(RAISERS)) collect(found, match[1], source.path);
+    for (const match of source.text.matchAll(RAISERS)) {
+      if (match[0].startsWith('__init__') && !inErrorClass(source.text, match.index)) continue;
+      collect(found, match[1], source.path);
+    }
     for (const match of source.text.matchAll(KEYWORD)) collect(found, match[1], source.path);
     if (source.path.endsWith('api/rest/errors.py')) {
       const block = /^_CODES = \{[^}]*\}/m.exec(source.text);

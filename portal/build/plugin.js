@@ -3,6 +3,7 @@
 // scripts, and writes portal-manifest.json (source digests + error codes) for the tests.
 import { createHash } from 'node:crypto';
 import { relative } from 'node:path';
+import { dataHandling } from './datahandling.js';
 import { errorCatalogue } from './errors.js';
 import { esc } from './html.js';
 import { LIMIT_SOURCES, limits } from './limits.js';
@@ -20,6 +21,7 @@ export const PAGES = [
   ['reference-graphql.html', 'GraphQL reference'],
   ['reference-entities.html', 'Entity contracts'],
   ['reference-rest.html', 'REST reference'],
+  ['data-handling.html', 'Data handling'],
   ['dashboard.html', 'Dashboard'],
 ];
 
@@ -64,6 +66,7 @@ function fragments() {
       ...entityReference(),
       ...restReference(),
       ...mappingReference(),
+      ...dataHandling(),
       ...catalogue,
     },
   };

@@ -12,6 +12,7 @@ export const paths = {
   openapi: join(REPO, 'contracts', 'openapi.json'),
   mappings: join(REPO, 'contracts', 'mappings'),
   app: join(REPO, 'app'),
+  dataHandling: join(REPO, 'docs', 'data-handling.md'),
 };
 
 export const ENTITIES = ['product', 'asset', 'campaign', 'audience'];
@@ -32,6 +33,7 @@ export function sourceFiles() {
     ...readdirSync(paths.operations).map((name) => join(paths.operations, name)),
     ...ENTITIES.map((entity) => join(paths.contracts, `${entity}.schema.json`)),
     ...readdirSync(paths.mappings).map((name) => join(paths.mappings, name)),
+    paths.dataHandling,
   ];
 }
 

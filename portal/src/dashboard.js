@@ -1,7 +1,8 @@
 // Dashboard for the key's client, through the public GraphQL API (and the sandbox Airtable API
-// for the sandbox base view) only. Panels are chosen by the URL hash.
+// for the sandbox base view) only. Panels are chosen by the URL hash. Operator keys also get the
+// client list (picking a client sets the one the other panels act on) and every client's usage.
 import { ApiError, run, sandbox } from './api.js';
-import { mountKeyForm, onKeyChange, readKey } from './key.js';
+import { mountKeyForm, onKeyChange, readClient, readKey, setClient } from './key.js';
 import './site.js';
 
 const PANELS = [
@@ -11,6 +12,10 @@ const PANELS = [
   ['health', 'Sync health'],
   ['usage', 'Usage'],
   ['sandbox', 'Sandbox base'],
+];
+const OPERATOR_PANELS = [
+  ['clients', 'Clients'],
+  ['clients-usage', 'Usage of all clients'],
 ];
 const PAGE_SIZE = 25;
 const ENTITIES = ['PRODUCT', 'ASSET', 'CAMPAIGN', 'AUDIENCE'];
@@ -312,6 +317,34 @@ ${tableHtml('Records the AMS rejected', ['Entity', 'External id', 'Error', 'Mess
 
 // ---- Usage ----------------------------------------------------------------------------------------
 
+/** Totals per metric for each group of rows (a day, a client and mode). */
+function sumBy(rows, key) {
+  const totals = new Map();
+  rows.forEach((row) => {
+    const group = key(row);
+    const inner = totals.get(group) || {};
+    inner[row.metric] = (inner[row.metric] || 0) + row.value;
+    totals.set(group, inner);
+  });
+  return totals;
+}
+
+function barCells(totals, metrics) {
+  const peak = Object.fromEntries(metrics.map((m) => [m, Math.max(1, ...[...totals.values()].map((t) => t[m] || 0))]));
+  return (values) =>
+    metrics.map((m) => {
+      const v = values[m] || 0;
+      return `<span class="bar" style="--share:${(v / peak[m]).toFixed(3)}" aria-hidden="true"></span> ${v.toLocaleString('en')}`;
+    });
+}
+
+/** Table rows, one per UTC day, with a bar per metric. */
+function dayRows(rows, metrics) {
+  const perDay = sumBy(rows, (row) => row.day);
+  const cells = barCells(perDay, metrics);
+  return [...perDay.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([d, values]) => [esc(d), ...cells(values)]);
+}
+
 const day = (date) => date.toISOString().slice(0, 10);
 const usageState = { to: day(new Date()), from: day(new Date(Date.now() - 29 * 86400000)) };
 
@@ -319,16 +352,7 @@ async function usage(panel) {
   const { from, to } = usageState;
   const { viewer } = await run('Usage', { from, to });
   const metrics = [...new Set(viewer.usage.map((u) => u.metric))].sort();
-  const days = [...new Set(viewer.usage.map((u) => u.day))].sort();
-  const value = (d, m) => viewer.usage.filter((u) => u.day === d && u.metric === m).reduce((sum, u) => sum + u.value, 0);
-  const peak = Object.fromEntries(metrics.map((m) => [m, Math.max(1, ...days.map((d) => value(d, m)))]));
-  const rows = days.map((d) => [
-    esc(d),
-    ...metrics.map((m) => {
-      const v = value(d, m);
-      return `<span class="bar" style="--share:${(v / peak[m]).toFixed(3)}" aria-hidden="true"></span> ${v.toLocaleString('en')}`;
-    }),
-  ]);
+  const rows = dayRows(viewer.usage, metrics);
   panel.innerHTML = `<h2>Usage per day</h2>
 <form class="filters" data-filters>
   <label>From <input type="date" name="from" value="${esc(from)}" required /></label>
@@ -398,29 +422,174 @@ ${tableHtml(`${table.name} (${base.name})`, columns, rows)}
   });
 }
 
+// ---- Operators: clients and their usage ---------------------------------------------------------
+
+const roles = new Map(); // key → Promise<'operator' | 'client'>, asked once per key and page load
+
+/** Only operator keys may list clients: the answer to a one-client page says which key this is. */
+function keyRole() {
+  const key = readKey();
+  if (!roles.has(key)) {
+    const asked = run('Clients', { first: 1 }).then(
+      () => 'operator',
+      (error) => {
+        const code = error instanceof ApiError && error.details?.[0]?.extensions?.code;
+        if (code === 'operator_only') return 'client';
+        if (code === 'insufficient_scope') return 'operator'; // an operator key without read
+        roles.delete(key);
+        throw error;
+      },
+    );
+    roles.set(key, asked);
+  }
+  return roles.get(key);
+}
+
+const clientNames = new Map(); // id → name, from the client list, for the "acting on" line
+
+function actOn(id, name) {
+  if (name) clientNames.set(id, name);
+  setClient(id);
+  if (window.location.hash === '#overview') render();
+  else window.location.hash = '#overview';
+}
+
+function bindPicks(panel) {
+  panel.querySelectorAll('[data-pick]').forEach((button) =>
+    button.addEventListener('click', () => actOn(button.dataset.pick, button.dataset.name)),
+  );
+}
+
+function pickButton(id, name) {
+  const label = name ? `${name} (${id})` : id;
+  return `<button type="button" class="link" data-pick="${esc(id)}" data-name="${esc(name || '')}" aria-label="Act on ${esc(label)}">Act on</button>`;
+}
+
+const clientsState = { pager: new Pager(), search: '' };
+
+async function clientsPanel(panel) {
+  const { pager, search } = clientsState;
+  const { clients: page } = await run('Clients', { first: PAGE_SIZE, after: pager.after, search: search || null });
+  const acting = readClient();
+  const rows = page.nodes.map((client) => {
+    clientNames.set(client.id, client.name);
+    return [
+      `${esc(client.name)}${client.id === acting ? ' <strong class="tag" data-acting-row>acting on</strong>' : ''}`,
+      `<code>${esc(client.id)}</code>`,
+      esc(client.onboardingStatus || 'NOT PROVISIONED'),
+      when(client.lastJobAt),
+      String(client.openQuarantineCount),
+      when(client.createdAt),
+      pickButton(client.id, client.name),
+    ];
+  });
+  panel.innerHTML = `<h2>Clients</h2>
+<p>Every client, newest first. Pick one to act on: the other panels then show that client's data (in this key's mode).</p>
+<form class="filters" role="search" data-filters>
+  <label>Name or id starts with <input type="search" name="search" value="${esc(search)}" size="24" spellcheck="false" /></label>
+  <button type="submit">Search</button>
+</form>
+${tableHtml(search ? `Clients starting with “${search}”` : 'Clients, newest first', ['Client', 'Id', 'Onboarding', 'Last job', 'Open quarantine', 'Created', 'Action'], rows)}
+${pager.html(page.pageInfo)}`;
+  panel.querySelector('[data-filters]').addEventListener('submit', (event) => {
+    event.preventDefault();
+    clientsState.search = String(new FormData(event.target).get('search') || '').trim();
+    pager.reset();
+    render();
+  });
+  pager.bind(panel, page.pageInfo, render);
+  bindPicks(panel);
+}
+
+const reportState = { ...usageState, mode: '' };
+
+async function clientsUsage(panel) {
+  const { from, to, mode } = reportState;
+  const { usageReport } = await run('UsageReport', { from, to });
+  const rows = usageReport.filter((row) => !mode || row.livemode === (mode === 'LIVE'));
+  const metrics = [...new Set(rows.map((row) => row.metric))].sort();
+  const perClient = sumBy(rows, (row) => `${row.clientId} ${row.livemode ? 'LIVE' : 'TEST'}`);
+  const clientCells = barCells(perClient, metrics);
+  const clientRows = [...perClient.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([group, values]) => {
+      const [id, livemode] = group.split(' ');
+      const name = clientNames.get(id);
+      return [`${name ? `${esc(name)} ` : ''}<code>${esc(id)}</code> ${pickButton(id, name)}`, esc(livemode), ...clientCells(values)];
+    });
+  panel.innerHTML = `<h2>Usage of all clients</h2>
+<form class="filters" data-filters>
+  <label>From <input type="date" name="from" value="${esc(from)}" required /></label>
+  <label>To <input type="date" name="to" value="${esc(to)}" required /></label>
+  <label>Mode <select name="mode">${options(['TEST', 'LIVE'], mode, 'both')}</select></label>
+  <button type="submit">Show</button>
+</form>
+${tableHtml(`Totals per client from ${from} to ${to}`, ['Client', 'Mode', ...metrics], clientRows)}
+${tableHtml(`All clients per day from ${from} to ${to} (UTC days)`, ['Day', ...metrics], dayRows(rows, metrics))}`;
+  panel.querySelector('[data-filters]').addEventListener('submit', (event) => {
+    event.preventDefault();
+    Object.assign(reportState, Object.fromEntries(new FormData(event.target).entries()));
+    render();
+  });
+  bindPicks(panel);
+}
+
+function pickFirst(panel) {
+  panel.innerHTML = `<h2>Pick a client</h2>
+<p data-pick-client>This is an operator key: it acts on one client at a time. Choose it in <a href="#clients">Clients</a> (or type its id in the Client field above).</p>`;
+}
+
+function actingLine(container) {
+  const id = readClient();
+  const name = clientNames.get(id);
+  container.innerHTML = id
+    ? `<p class="acting" data-acting>Acting on ${name ? `<strong>${esc(name)}</strong> ` : ''}<code>${esc(id)}</code> — <a href="#clients">choose another client</a></p>`
+    : '';
+}
+
 // ---- Shell ----------------------------------------------------------------------------------------
 
 const RENDERERS = { overview, jobs, quarantine, health, usage, sandbox: sandboxPanel };
+const OPERATOR_RENDERERS = { clients: clientsPanel, 'clients-usage': clientsUsage };
 
-function current() {
+function current(operator) {
   const name = window.location.hash.slice(1);
-  return RENDERERS[name] ? name : 'overview';
+  if (RENDERERS[name] || (operator && OPERATOR_RENDERERS[name])) return name;
+  return operator && !readClient() ? 'clients' : 'overview';
+}
+
+function tabs(panels, name) {
+  return `<nav aria-label="Dashboard" class="tabs"><ul>${panels
+    .map(([id, title]) => `<li><a href="#${id}"${id === name ? ' aria-current="page"' : ''}>${esc(title)}</a></li>`)
+    .join('')}</ul></nav>`;
 }
 
 async function render() {
-  const name = current();
-  root.innerHTML = `<nav aria-label="Dashboard" class="tabs"><ul>${PANELS.map(
-    ([id, title]) => `<li><a href="#${id}"${id === name ? ' aria-current="page"' : ''}>${esc(title)}</a></li>`,
-  ).join('')}</ul></nav>
-<section id="panel" aria-busy="true"><p>Loading…</p></section>`;
-  const panel = root.querySelector('#panel');
   if (!readKey()) {
-    panel.innerHTML = '<p>Enter your API key above to see your jobs, quarantine and sandbox.</p>';
+    root.innerHTML = `${tabs(PANELS, current(false))}
+<section id="panel" aria-busy="false"><p>Enter your API key above to see your jobs, quarantine and sandbox.</p></section>`;
+    return;
+  }
+  root.innerHTML = '<section id="panel" aria-busy="true"><p>Loading…</p></section>';
+  let operator = false;
+  try {
+    operator = (await keyRole()) === 'operator';
+  } catch (error) {
+    const panel = root.querySelector('#panel');
+    showError(panel, error);
     panel.setAttribute('aria-busy', 'false');
     return;
   }
+  const name = current(operator);
+  root.innerHTML = `${tabs(operator ? [...OPERATOR_PANELS, ...PANELS] : PANELS, name)}
+<div id="acting"></div>
+<section id="panel" aria-busy="true"><p>Loading…</p></section>`;
+  const panel = root.querySelector('#panel');
+  if (operator) actingLine(root.querySelector('#acting'));
   try {
-    await RENDERERS[name](panel);
+    if (OPERATOR_RENDERERS[name]) await OPERATOR_RENDERERS[name](panel);
+    else if (operator && !readClient()) pickFirst(panel);
+    else await RENDERERS[name](panel);
   } catch (error) {
     showError(panel, error);
   }

@@ -47,6 +47,15 @@ export function onKeyChange(listener) {
   listeners.add(listener);
 }
 
+// Key forms on the page show the client being acted on; picking one elsewhere refreshes them.
+const clientViews = new Set();
+
+/** Act on this client from now on (operators pick one in the dashboard's client list). */
+export function setClient(value) {
+  writeClient(value);
+  clientViews.forEach((refresh) => refresh());
+}
+
 /** A small form: password input, Save and Forget, with a status line. */
 export function mountKeyForm(container) {
   container.innerHTML = `<form class="key-form" autocomplete="off">
@@ -70,6 +79,10 @@ export function mountKeyForm(container) {
   };
   input.value = readKey();
   show();
+  clientViews.add(() => {
+    client.value = readClient();
+    show();
+  });
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     writeClient(client.value.trim());

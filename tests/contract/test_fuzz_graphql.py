@@ -11,11 +11,9 @@ Bounded and deterministic (derandomized, no example database): a few hundred req
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -23,12 +21,8 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.graphql import nodes
 
 import graphql
-from app.db.engine import create_engine
-from app.db.migrate import upgrade_to_head
-from app.services import Services
 from app.settings import ROOT_DIR
-from tests.conftest import Tenant, create_tenant, make_settings, run_in_thread
-from tests.helpers import running_gateway
+from tests.contract.fuzzing import Fuzzed, fuzzed_gateway
 
 SCHEMA = schemathesis.graphql.from_path(ROOT_DIR / "graphql" / "schema.graphql")
 NAMES = st.from_regex(r"[a-z_][a-z0-9_]{0,11}", fullmatch=True)
@@ -84,37 +78,10 @@ EXAMPLES_PER_FIELD = 4
 ANSWERS = {200, 400, 401, 403, 429}
 
 
-class Fuzzed:
-    def __init__(self, url: str, tenant: Tenant) -> None:
-        self.url = url
-        self.tenant = tenant
-        self.session = requests.Session()
-
-
 @pytest.fixture(scope="module")
 def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
-    """One gateway on embedded SQLite with a test key whose bucket never runs dry."""
-    folder: Path = tmp_path_factory.mktemp("fuzz-graphql")
-    url = f"sqlite+aiosqlite:///{folder / 'gateway.db'}"
-    gateway_settings = make_settings(
-        url, sandbox_blob_dir=folder / "blobs", rate_limit_burst=100_000, auth_failure_burst=100_000
-    )
-
-    async def prepare() -> Tenant:
-        engine = create_engine(url)
-        await upgrade_to_head(engine)
-        await engine.dispose()
-        services = Services.create(gateway_settings)
-        try:
-            return await create_tenant(services, "Fuzz")
-        finally:
-            await services.engine.dispose()
-
-    tenant = run_in_thread(prepare())
-    with running_gateway(gateway_settings) as (base_url, _):
-        fuzzed = Fuzzed(base_url, tenant)
-        yield fuzzed
-        fuzzed.session.close()
+    with fuzzed_gateway(tmp_path_factory.mktemp("fuzz-graphql")) as gateway:
+        yield gateway
 
 
 def server_fault(ctx: Any, response: Any, case: schemathesis.Case[Any]) -> None:

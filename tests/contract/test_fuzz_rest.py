@@ -7,22 +7,17 @@ Bounded and deterministic (derandomized, no example database): a few hundred req
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import CheckFunction
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
-from app.db.engine import create_engine
-from app.db.migrate import upgrade_to_head
-from app.services import Services
 from app.settings import ROOT_DIR
-from tests.conftest import Tenant, create_tenant, make_settings, run_in_thread
-from tests.helpers import running_gateway
+from tests.conftest import Tenant
+from tests.contract.fuzzing import Fuzzed, fuzzed_gateway
 
 SCHEMA = schemathesis.openapi.from_path(ROOT_DIR / "contracts" / "openapi.json")
 ERROR_FIELDS = {"type", "code", "message", "param", "request_id"}
@@ -45,38 +40,10 @@ def ndjson(ctx: schemathesis.SerializationContext, value: Any) -> bytes:
     return json.dumps(value).encode() + b"\n"
 
 
-class Fuzzed:
-    def __init__(self, url: str, tenant: Tenant) -> None:
-        self.url = url
-        self.tenant = tenant
-        self.session = requests.Session()
-
-
 @pytest.fixture(scope="module")
 def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
-    """One gateway on embedded SQLite, with a test key whose bucket never runs dry (429 is
-    documented and would hide what the handlers answer)."""
-    folder: Path = tmp_path_factory.mktemp("fuzz-rest")
-    url = f"sqlite+aiosqlite:///{folder / 'gateway.db'}"
-    gateway_settings = make_settings(
-        url, sandbox_blob_dir=folder / "blobs", rate_limit_burst=100_000, auth_failure_burst=100_000
-    )
-
-    async def prepare() -> Tenant:
-        engine = create_engine(url)
-        await upgrade_to_head(engine)
-        await engine.dispose()
-        services = Services.create(gateway_settings)
-        try:
-            return await create_tenant(services, "Fuzz")
-        finally:
-            await services.engine.dispose()
-
-    tenant = run_in_thread(prepare())
-    with running_gateway(gateway_settings) as (base_url, _):
-        fuzzed = Fuzzed(base_url, tenant)
-        yield fuzzed
-        fuzzed.session.close()
+    with fuzzed_gateway(tmp_path_factory.mktemp("fuzz-rest")) as gateway:
+        yield gateway
 
 
 def error_shape(ctx: Any, response: Any, case: schemathesis.Case[Any]) -> None:

@@ -210,18 +210,34 @@ def portal_server(workdir: Path) -> Iterator[Server]:
         _stop(process)
 
 
-def graphql(server: Server, query: str, variables: dict[str, Any] | None = None) -> Any:
-    """The `data` of a GraphQL call with the sandbox key; fails on any error."""
+def graphql(
+    server: Server, query: str, variables: dict[str, Any] | None = None, key: str | None = None
+) -> Any:
+    """The `data` of a GraphQL call with the sandbox key (or `key`); fails on any error."""
     response = httpx.post(
         server.graphql,
         json={"query": query, "variables": variables or {}},
-        headers={"Authorization": f"Bearer {server.sandbox_test_key}"},
+        headers={"Authorization": f"Bearer {key or server.sandbox_test_key}"},
         timeout=30.0,
     )
     assert response.status_code == 200, response.text
     body = response.json()
     assert "errors" not in body, body
     return body["data"]
+
+
+def gateway_cli(server: Server, *arguments: str) -> Any:
+    """`gateway <arguments> --json` on the served gateway's database: its one JSON answer."""
+    workdir = server.stderr_path.parent
+    done = subprocess.run(
+        [gateway_command(), *arguments, "--json"],
+        env=clean_environment(GATEWAY_DATABASE_URL=f"sqlite+aiosqlite:///{workdir / 'gw.db'}"),
+        cwd=workdir,
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    return json.loads(done.stdout)
 
 
 def wait_for(check: Callable[[], Any], what: str, seconds: float = 60.0) -> Any:

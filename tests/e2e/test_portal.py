@@ -22,12 +22,13 @@ from playwright.sync_api import Page, expect
 from app.events.signing import new_secret, signed_headers
 from app.settings import ROOT_DIR, Settings
 from graphql import build_schema, parse, validate
-from tests.e2e.conftest import Server, clean_environment, gateway_command
+from tests.e2e.conftest import Server
 from tests.e2e.portal_browser import (
     Browsing,
     axe_violations,
     browsing,
     check_page,
+    gateway_cli,
     graphql,
     portal_server,
     require_chromium,
@@ -47,6 +48,7 @@ PAGES = [
     "reference-graphql.html",
     "reference-entities.html",
     "reference-rest.html",
+    "data-handling.html",
     "dashboard.html",
 ]
 DASHBOARD_PANELS = ["overview", "jobs", "quarantine", "health", "usage", "sandbox"]
@@ -161,31 +163,84 @@ def test_every_dashboard_panel_loads_with_the_key_and_passes_axe(
     check_page(page, f"dashboard-{panel}")
 
 
+def operator_key(portal: Server) -> str:
+    secret: str = gateway_cli(portal, "keys", "create", "--operator", "--mode", "test")["secret"]
+    return secret
+
+
 def test_an_operator_key_names_the_client_it_looks_at(portal: Server, page: Page) -> None:
-    workdir = portal.stderr_path.parent
-    created = subprocess.run(
-        [gateway_command(), "keys", "create", "--operator", "--mode", "test", "--json"],
-        env=clean_environment(GATEWAY_DATABASE_URL=f"sqlite+aiosqlite:///{workdir / 'gw.db'}"),
-        cwd=workdir,
-        capture_output=True,
-        timeout=60,
-    )
-    assert created.returncode == 0, created.stderr.decode()
-    operator_key = json.loads(created.stdout)["secret"]
+    operator = operator_key(portal)
     client = graphql(portal, OPERATIONS["viewer"])["viewer"]["client"]
 
     page.goto(f"{portal.url}/portal/dashboard.html#overview")
     page.fill("#client-id", "")
-    enter_key(page, operator_key)
+    enter_key(page, operator)
     panel_loaded(page)
-    expect(page.locator("#panel [role=alert]")).to_contain_text("client_required")
+    expect(page.locator("#panel [data-pick-client]")).to_contain_text("operator key")
 
     page.fill("#client-id", client["id"])
-    enter_key(page, operator_key)
+    enter_key(page, operator)
     panel_loaded(page)
     expect(page.locator("#panel")).to_contain_text(client["name"])
     expect(page.locator("#panel")).to_contain_text(client["id"])
+    expect(page.locator("[data-acting]")).to_contain_text(client["id"])
     check_page(page, "dashboard-operator")
+    page.get_by_role("button", name="Forget").click()
+
+
+def test_an_operator_lists_clients_picks_one_and_sees_its_jobs(portal: Server, page: Page) -> None:
+    zephyr = gateway_cli(portal, "clients", "create", "Zephyr Outfitters")
+    zephyr_key = gateway_cli(portal, "keys", "create", "--client", zephyr["id"], "--mode", "test")
+    pushed = graphql(
+        portal,
+        OPERATIONS["push_products"],
+        {"input": {"records": [product("zephyr-1")], "idempotencyKey": "zephyr-1"}},
+        key=zephyr_key["secret"],
+    )["ingestProducts"]["job"]["id"]
+    sandbox_job = push_products(portal, [product("not-zephyr")], "not-zephyr")["id"]
+    operator = operator_key(portal)
+
+    page.goto(f"{portal.url}/portal/dashboard.html")
+    page.fill("#client-id", "")
+    enter_key(page, operator)
+    panel_loaded(page)  # an operator without a client starts at the client list
+    expect(page.locator("#panel h2")).to_have_text("Clients")
+    row = page.locator("#panel tbody tr", has_text="Zephyr Outfitters")
+    expect(row).to_contain_text(zephyr["id"])
+    expect(row).not_to_contain_text("—")  # it has a last job
+    sandbox_client = graphql(portal, OPERATIONS["viewer"])["viewer"]["client"]
+    expect(page.locator("#panel tbody")).to_contain_text(sandbox_client["id"])
+    check_page(page, "dashboard-operator-clients")
+
+    page.get_by_label("Name or id starts with").fill("zeph")
+    page.get_by_role("button", name="Search").click()
+    panel_loaded(page)
+    expect(page.locator("#panel tbody tr")).to_have_count(1)
+
+    page.get_by_role("button", name="Act on Zephyr Outfitters").click()
+    page.wait_for_url("**/dashboard.html#overview")
+    panel_loaded(page)
+    expect(page.locator("[data-acting]")).to_contain_text("Zephyr Outfitters")
+    expect(page.locator("#client-id")).to_have_value(zephyr["id"])
+    expect(page.locator("#panel")).to_contain_text(zephyr["id"])
+
+    page.get_by_role("link", name="Jobs").click()
+    panel_loaded(page)
+    jobs = page.locator("#panel tbody tr [data-job]").all_inner_texts()
+    assert jobs == [pushed], jobs
+    assert sandbox_job not in jobs
+
+    page.get_by_role("link", name="Usage of all clients").click()
+    panel_loaded(page)
+
+    def metered() -> bool:  # counts reach the database every few seconds
+        page.get_by_role("button", name="Show").click()
+        panel_loaded(page)
+        return page.locator("#panel tr", has_text=zephyr["id"]).count() > 0
+
+    wait_for(metered, "Zephyr's calls in the usage of all clients")
+    expect(page.locator("#panel [role=alert]")).to_have_count(0)
+    check_page(page, "dashboard-operator-usage")
     page.get_by_role("button", name="Forget").click()
 
 

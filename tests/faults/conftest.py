@@ -5,16 +5,12 @@ it without touching the Redis other tests use). The gateway runs as the local sc
 
 import asyncio
 import shutil
-import subprocess
 import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from pyairtable import Api
@@ -24,8 +20,9 @@ from app.ams.models import AmsSyncState
 from app.integrations.sandbox_tokens import sandbox_token
 from app.services import Services
 from app.settings import Settings
+from deploy.local.scratch import RedisServer, create_database, drop_database
 from deploy.local.topology import Topology, free_port, wait_healthy
-from tests.conftest import POSTGRES_URL, Tenant, create_tenant, require_service, run_in_thread
+from tests.conftest import POSTGRES_URL, Tenant, create_tenant, require_service
 from tests.helpers import ingest_mutation
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -58,39 +55,6 @@ SECRET = "fault-suite-secret-key"
 LOG_ROOT = Path(tempfile.gettempdir()) / "gateway-faults"  # each process's log, per test
 
 
-@dataclass
-class RedisServer:
-    """redis-server on its own port, no persistence: a restart loses every queued message."""
-
-    port: int
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--daemonize", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            ping = subprocess.run(
-                ["redis-cli", "-p", str(self.port), "ping"], capture_output=True, text=True
-            )
-            if ping.stdout.strip() == "PONG":
-                return
-            time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     if shutil.which("redis-server") is None:
@@ -104,20 +68,9 @@ def redis_server() -> Iterator[RedisServer]:
 @pytest.fixture(scope="session")
 def database() -> Iterator[str]:
     """A fresh `faults_<random>` database (the topology migrates it), dropped after the run."""
-    base_url = require_service(POSTGRES_URL, "postgres")
-    name = f"faults_{uuid.uuid4().hex[:10]}"
-    admin = base_url.replace("postgresql+asyncpg://", "postgresql://")
-
-    async def run(statement: str) -> None:
-        connection = await asyncpg.connect(admin)
-        try:
-            await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    run_in_thread(run(f'CREATE DATABASE "{name}"'))
-    yield base_url.rsplit("/", 1)[0] + "/" + name
-    run_in_thread(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    url = create_database(require_service(POSTGRES_URL, "postgres"), "faults")
+    yield url
+    drop_database(url)
 
 
 @pytest.fixture(scope="session")

@@ -67,7 +67,7 @@ def test_a_live_client_is_never_sent_to_the_sandbox(settings, tmp_path):
     live = principal("cli_live", KeyMode.LIVE).tenant
     with pytest.raises(AmsNotConfigured) as unconfigured:
         ams_for(live, settings)
-    assert unconfigured.value.code == "ams_not_configured"
+    assert unconfigured.value.code == "ams_credentials_missing"  # see test_ams_credentials
     assert "GATEWAY_AIRTABLE_API_TOKEN" in unconfigured.value.message
 
     half = settings.model_copy(update={"airtable_api_token": SecretStr("patLIVE")})

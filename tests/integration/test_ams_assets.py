@@ -9,6 +9,7 @@ import hashlib
 import ipaddress
 import threading
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -26,7 +27,14 @@ from app.services import Services
 from app.settings import ROOT_DIR, Settings
 from tests.conftest import GraphQL, Tenant, create_tenant
 from tests.helpers import Gateway, eventually, free_port, ingest_mutation, serve
-from tests.integration.test_ams_sync import EVENTS, ams_settings, base_of, entity_sync, viewer
+from tests.integration.test_ams_sync import (
+    EVENTS,
+    USAGE,
+    ams_settings,
+    base_of,
+    entity_sync,
+    viewer,
+)
 from tests.unit.test_asset_fetch_origin import PNG, Origin, running_origin
 
 FOLDER_MIME_TYPE = "application/vnd.google-apps.folder"
@@ -170,6 +178,10 @@ async def test_pushing_the_same_asset_again_uploads_nothing_and_announces_nothin
     assert rows["img-1"]["Alt Text"] == "Front view"
     assert rows["img-1"]["Drive File ID"] == file.id
     assert len(await uploaded_events(gateway, acme)) == 1  # the first upload's only
+    day = datetime.now(UTC).date().isoformat()
+    usage = await gateway.gql(USAGE, {"from": day, "to": day}, key=acme.secret)
+    metered = {row["metric"]: row["value"] for row in usage["viewer"]["usage"]}
+    assert metered["drive.bytes_stored"] == len(PNG)  # bytes the gateway put into Drive
 
 
 async def test_an_asset_that_cannot_be_fetched_is_rejected_and_its_neighbour_is_written(

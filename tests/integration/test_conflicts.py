@@ -10,7 +10,7 @@ import pytest
 
 from app.settings import Settings
 from tests.conftest import GraphQL, Tenant, create_tenant
-from tests.helpers import shopify_product
+from tests.helpers import personal_reader, shopify_product
 from tests.integration.test_ams_sync import Gateway, ams_settings, entity_sync, eventually, serve
 from tests.integration.test_ingest_pipeline import finished_job, push, stored
 
@@ -103,7 +103,7 @@ async def test_a_later_push_with_an_older_subscribe_does_not_undo_an_unsubscribe
             )
         ],
     )
-    records = await audience(gql, tenant)
+    records = await audience(gql, await personal_reader(services, tenant))  # names unmasked
     hubspot = records[("hubspot", "51")]["data"]
     assert hubspot["email_consent"] == "unsubscribed"
     assert hubspot["consent_updated_at"] == "2026-11-02T08:00:00Z"
@@ -460,7 +460,8 @@ async def test_a_linked_person_reads_unsubscribed_even_against_the_consent_owner
             ),
         ],
     )
-    found = (await gql(LINKED, {"entity": "AUDIENCE", "identity": EMAIL}, key=tenant.secret))[
+    reader = await personal_reader(services, tenant)  # names unmasked
+    found = (await gql(LINKED, {"entity": "AUDIENCE", "identity": EMAIL}, key=reader.secret))[
         "linkedRecord"
     ]
     assert found["data"]["email_consent"] == "unsubscribed"

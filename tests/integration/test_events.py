@@ -38,6 +38,7 @@ from tests.helpers import (
     arq_settings,
     burst_worker,
     drain,
+    eventually,
     ingest_mutation,
     shopify_product,
 )
@@ -291,8 +292,14 @@ async def test_ingestion_finishes_while_a_subscriber_is_still_hanging(
     query = "query($id: ID!) { job(id: $id) { status } }"
     job = await gql(query, {"id": second_job}, key=tenant.secret)
     assert job["job"]["status"] == "SUCCEEDED"
-    in_flight = [d for d in await deliveries(gql, tenant, endpoint_id) if d["attemptCount"] == 0]
-    assert len(in_flight) == 2  # neither the hanging delivery nor the one queued behind it ended
+
+    async def both_recorded() -> list[dict[str, Any]] | None:  # the relay fans events out
+        found = await deliveries(gql, tenant, endpoint_id)
+        return found if len(found) == 2 else None
+
+    recorded = await eventually(both_recorded, within=20)
+    # neither the hanging delivery nor the one queued behind it ended
+    assert [d["attemptCount"] for d in recorded] == [0, 0]
     subscriber.release.set()
     assert {d["status"] for d in await settled(gql, tenant, endpoint_id, count=2)} == {"SUCCEEDED"}
 

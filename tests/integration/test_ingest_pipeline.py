@@ -3,7 +3,14 @@
 from typing import Any
 
 from tests.conftest import GraphQL, Tenant
-from tests.helpers import JOB_QUERY, RECORDS_QUERY, drain, ingest_mutation, shopify_product
+from tests.helpers import (
+    JOB_QUERY,
+    RECORDS_QUERY,
+    drain,
+    ingest_mutation,
+    personal_reader,
+    shopify_product,
+)
 
 
 async def push(
@@ -190,7 +197,8 @@ async def test_every_entity_is_accepted(gql, services, tenant):
         )
         assert job["status"] == "SUCCEEDED", job
         assert job["entity"] == entity.upper()
-    [person] = await stored(gql, tenant, entity="AUDIENCE")
+    reader = await personal_reader(services, tenant)  # the email unmasked
+    [person] = await stored(gql, reader, entity="AUDIENCE")
     assert person["data"]["email"] == "ana@example.com"
     assert person["data"]["country"] == "PT"
     [campaign] = await stored(gql, tenant, entity="CAMPAIGN")

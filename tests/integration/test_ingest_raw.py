@@ -12,7 +12,7 @@ from app.db.models import StagedRecord
 from app.services import Services
 from app.tenancy import service as tenancy
 from tests.conftest import GraphQL, Tenant
-from tests.helpers import JOB_FIELDS, shopify_product
+from tests.helpers import JOB_FIELDS, personal_reader, shopify_product
 from tests.integration.test_ingest_pipeline import finished_job, push, stored
 from tests.unit.transform.conftest import fixture
 
@@ -107,7 +107,8 @@ async def test_hubspot_contacts_land_as_audience(gql, services, tenant, client_d
     assert payload["errors"] == []
     job = await finished_job(gql, services, tenant, payload["job"]["id"])
     assert job["status"] == "SUCCEEDED", job["errors"]
-    records = {r["externalId"]: r for r in await stored(gql, tenant, entity="AUDIENCE")}
+    reader = await personal_reader(services, tenant)  # personal fields unmasked
+    records = {r["externalId"]: r for r in await stored(gql, reader, entity="AUDIENCE")}
     assert set(records) == {c["id"] for c in contacts}
     ana = records["51"]
     assert ana["sourcePlatform"] == "hubspot"

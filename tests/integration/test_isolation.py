@@ -22,6 +22,7 @@ from graphql import (
 )
 from tests.conftest import create_tenant
 from tests.helpers import drain, ingest_mutation, shopify_product
+from tests.integration.test_privacy_masking import personal_key
 from tests.integration.test_webhooks import SHOPIFY_SECRET, connect, path_of, shopify_headers
 
 # Fields that take one of A's ids: the argument text, with ID standing for the probed id.
@@ -58,10 +59,15 @@ OWN_READS: dict[str, str] = {
     "linkedRecord": '(entity: PRODUCT, identity: "SKU-1")',  # conflicts
     "exportSubject": '(input: {externalId: "1001"})',  # privacy: A's people are not found
     "privacySettings": "",  # privacy
+    "fullResyncs": "",  # archival
 }
+PERSONAL_READS = {"exportSubject"}  # privacy: read by B with a key holding pii:read
 OPERATOR_ONLY = {"apiKeys", "usageReport", "auditEvents", "createApiKey", "revokeApiKey",
                  "rotateApiKey",
-                 "setRateLimit", "clearRateLimit"}  # fmt: skip
+                 "setRateLimit", "clearRateLimit",
+                 "amsCredentials", "setAmsCredentials", "clearAmsCredentials",
+                 "reconciliationRuns", "reconciliationRun", "reconcile",
+                 "clients"}  # fmt: skip
 # Writes that only ever create or change the caller's own data (nothing of A's to name).
 OWN_WRITES = {
     "ingestProducts", "ingestAssets", "ingestCampaigns", "ingestAudience", "ingestRaw",
@@ -70,10 +76,17 @@ OWN_WRITES = {
     "setFieldMapping", "setConflictPolicy",  # field mappings, conflicts
     "setRetentionPolicy",  # retention
     "eraseSubject", "setPrivacySettings",  # privacy: B's erasure finds only B's people
+    "archiveRecords", "requestFullResync", "completeFullResync",  # archival: B's keys only
 }  # fmt: skip
 OPERATOR_ARGUMENTS = {"usageReport": '(from: "2026-01-01", to: "2026-01-02")'}
 OPERATOR_ARGUMENTS["setRateLimit"] = '(input: {client: "cli_x", requestsPerSecond: 1, burst: 1})'
 OPERATOR_ARGUMENTS["clearRateLimit"] = '(input: {client: "cli_x"})'  # rate limits
+OPERATOR_ARGUMENTS["amsCredentials"] = '(client: "cli_x")'  # AMS credentials
+OPERATOR_ARGUMENTS["setAmsCredentials"] = '(input: {client: "cli_x", airtable: {token: "pat"}})'
+OPERATOR_ARGUMENTS["clearAmsCredentials"] = '(input: {client: "cli_x"})'
+OPERATOR_ARGUMENTS["reconciliationRuns"] = '(client: "cli_x")'  # reconciliation
+OPERATOR_ARGUMENTS["reconciliationRun"] = '(id: "rcn_x")'
+OPERATOR_ARGUMENTS["reconcile"] = '(input: {client: "cli_x", entity: PRODUCT})'
 
 
 def _root_fields() -> dict[str, GraphQLField]:
@@ -184,10 +197,12 @@ async def test_a_clients_ids_answer_like_ids_that_never_existed(gql, walls):
         )
 
 
-async def test_reads_show_nothing_of_another_client(gql, walls):
+async def test_reads_show_nothing_of_another_client(gql, services, walls):
     a, b, ids, secrets = walls
+    b_personal = await personal_key(services, b)  # reads that need pii:read (PERSONAL_READS)
     for name, arguments in OWN_READS.items():
-        response = await gql.raw(_operation(name, arguments), key=b.secret)
+        key = b_personal if name in PERSONAL_READS else b.secret
+        response = await gql.raw(_operation(name, arguments), key=key)
         assert response.status_code == 200, (name, response.text)
         for leaked in [*ids.values(), *secrets, a.client_id, "shopify-1"]:
             assert leaked not in response.text, (name, leaked)
@@ -214,6 +229,7 @@ REST_ID_ROUTES = ["/jobs/{id}", "/jobs/{id}/errors"]
 REST_OTHER_ROUTES = {
     "/jobs": "own reads, listed below",
     "/ingest/{entity}": "writes only to the caller's tenant",
+    "/ingest/{entity}/archive": "archives only the caller's own records (A's keys: not_found)",
     "/contracts/{name}": "the published contract files: public, nobody's data",
     "/webhooks/{source}/{connection_id}": "no API key: the platform's signature with the "
     "connection's own secret is the credential (see test_webhooks)",

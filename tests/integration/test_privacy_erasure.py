@@ -5,17 +5,18 @@ query; a run cut short (Airtable unavailable) resumes; another client finds nobo
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import orjson
 import pytest
 from pyairtable import Api
-from sqlalchemy import text
+from sqlalchemy import text, update
 
 from app.integrations.sandbox_tokens import sandbox_token
 from app.privacy.identifiers import IdentifierKind, Subject
+from app.privacy.models import ErasureRun
 from app.privacy.service import carry_on, resume_unfinished, start_erasure
 from app.services import Services
 from app.settings import Settings
@@ -24,6 +25,9 @@ from app.tenancy.models import KeyMode, Principal, Role
 from tests.conftest import GraphQL, Tenant, create_tenant
 from tests.helpers import ingest_mutation
 from tests.integration.test_ams_sync import Gateway, ams_settings, eventually, serve, viewer
+from tests.integration.test_key_lifecycle import operator_key
+from tests.integration.test_privacy_masking import hubspot_email_change, personal_key
+from tests.integration.test_webhooks import HUBSPOT_SECRET, connect, hubspot_v3_headers, path_of
 
 ADA_EMAIL = "Ada.Lovelace@Example.com"
 ERASE = """mutation Erase($input: SubjectInput!) { eraseSubject(input: $input) {
@@ -50,8 +54,34 @@ TABLES = {
     "audit_events": ["target_ids"],
     "privacy_erasure_runs": ["footprint"],
     "airtable_records": ["fields"],
+    "webhook_notices": ["payload"],
+    "archived_records": ["external_id"],
+    "reconciliation_mismatches": ["external_id"],
 }
 TRACES = ("lovelace", "cus-1001", "cus-1002")
+
+
+# What finishing Ada's run removes when its first three steps ran already (ADA, ADA_BROKEN, BOB
+# pushed): the first three places keep the counts of the steps that ran.
+AFTER_THREE_STEPS = {
+    "canonical_records": 1,
+    "record_history": 0,
+    "quarantine_entries": 1,
+    "staged_records": 2,
+    "record_errors": 1,
+    "idempotency_keys": 1,
+    "webhook_notices": 0,
+    "archived_records": 0,
+    "reconciliation_mismatches": 0,
+    "ams_rows": 1,
+    "ams_sync_records": 1,
+}
+ARCHIVE = """mutation($input: ArchiveRecordsInput!) {
+  archiveRecords(input: $input) { archived errors { code message path } }
+}"""
+RECONCILE = """mutation($input: ReconcileInput!) { reconcile(input: $input) {
+  errors { code message path } run { field mismatches(first: 10) { nodes { externalId } } }
+} }"""
 
 
 def audience(external_id: str, email: str, **extra: Any) -> dict[str, Any]:
@@ -99,6 +129,7 @@ def settings(fast_sandbox_settings: Settings) -> Settings:
         ams_write_attempts=2,
         sandbox_airtable_fault_admin=True,  # /sandbox/airtable/_faults arms Airtable failures
         ams_circuit_cooldown_seconds=0.0,
+        reconciliation_enabled=False,  # the audits the tests record are the operator's own
     )
 
 
@@ -138,6 +169,30 @@ async def push_hubspot(gateway: Gateway, tenant: Tenant, contact: dict[str, Any]
     data = await gateway.gql(RAW, variables, key=tenant.secret)
     assert data["ingestRaw"]["errors"] == [], data
     await finished(gateway, tenant, data["ingestRaw"]["job"]["id"])
+
+
+async def notify_hubspot(gateway: Gateway, tenant: Tenant, *events: dict[str, Any]) -> None:
+    """HubSpot webhook events for the tenant; they become notices (HubSpot's are id-only)."""
+    connection = await connect(gateway.gql, tenant, "hubspot", HUBSPOT_SECRET)
+    url = f"{gateway.url}{path_of(connection)}"
+    body = orjson.dumps(list(events))
+    async with httpx.AsyncClient() as client:
+        sent = await client.post(url, content=body, headers=hubspot_v3_headers(url, body))
+    assert sent.status_code == 202, sent.text
+    assert len(sent.json()["notice_ids"]) == len(events)
+
+
+def hubspot_event(event_id: int, object_id: int, subscription: str, name: str, value: str) -> Any:
+    (event,) = orjson.loads(hubspot_email_change(event_id, object_id, value))
+    return event | {"subscriptionType": subscription, "propertyName": name}
+
+
+async def notices_left(services: Services) -> list[tuple[str, str]]:
+    async with services.engine.connect() as connection:
+        rows = await connection.execute(
+            text("SELECT topic, object_id FROM webhook_notices ORDER BY topic")
+        )
+        return [(row[0], row[1]) for row in rows.all()]
 
 
 async def audience_synced(gateway: Gateway, tenant: Tenant, rows: int) -> str:
@@ -204,21 +259,67 @@ async def audit_rows(services: Services, operation: str) -> list[Any]:
         return list(rows.all())
 
 
+def audience_table(gateway: Gateway, tenant: Tenant, base_id: str) -> Any:
+    token = sandbox_token(gateway.settings.secret_key, tenant.client_id)
+    return Api(token, endpoint_url=f"{gateway.url}/sandbox/airtable").table(base_id, "Audience")
+
+
+async def mismatched_and_archived(
+    gateway: Gateway, services: Services, tenant: Tenant, base_id: str
+) -> None:
+    """Someone edits Ada's and Bob's rows in the base, an operator's audit records both
+    mismatches (they name the records); then Ada's Shopify record is archived."""
+    table = audience_table(gateway, tenant, base_id)
+    rows = {row["fields"]["External ID"]: row["id"] for row in await asyncio.to_thread(table.all)}
+    for external_id in ("cus-1001", BOB["external_id"]):
+        await asyncio.to_thread(table.update, rows[external_id], {"First Name": "Edited"})
+    variables = {"input": {"client": tenant.client_id, "entity": "AUDIENCE", "full": True}}
+    audited = await gateway.gql(RECONCILE, variables, key=await operator_key(services))
+    assert audited["reconcile"]["errors"] == [], audited
+    named = audited["reconcile"]["run"]["mismatches"]["nodes"]
+    assert sorted(m["externalId"] for m in named) == ["cus-1001", BOB["external_id"]]
+    keys = [{"sourcePlatform": "SHOPIFY", "externalId": "cus-1001"}]
+    archived = await gateway.gql(
+        ARCHIVE, {"input": {"entity": "AUDIENCE", "records": keys}}, key=tenant.secret
+    )
+    assert archived["archiveRecords"] == {"archived": 1, "errors": []}
+    await audience_synced(gateway, tenant, rows=3)  # the sync marks her row Archived
+
+
+async def mismatches_left(services: Services) -> list[str]:
+    async with services.engine.connect() as connection:
+        rows = await connection.execute(
+            text("SELECT external_id FROM reconciliation_mismatches ORDER BY external_id")
+        )
+        return [row[0] for row in rows.all()]
+
+
 async def test_erasing_a_person_removes_them_everywhere_the_gateway_put_them(gateway, services):
     acme = await create_tenant(services, "Acme Outdoor", "test")
     first = await push(gateway, acme, [ADA, ADA_BROKEN, BOB], key="crm-export-1")
     await push_hubspot(gateway, acme, ADA_HUBSPOT)
+    await notify_hubspot(
+        gateway,
+        acme,
+        hubspot_event(801, 5101, "contact.propertyChange", "firstname", "Ada"),  # her HubSpot id
+        hubspot_event(802, 7777, "contact.propertyChange", "email", ADA_EMAIL),  # her email
+        hubspot_event(803, 5101, "product.propertyChange", "price", "54.00"),  # a product 5101
+    )
     base = await audience_synced(gateway, acme, rows=3)
     before = await asyncio.to_thread(airtable_audience, gateway, acme, base)
     assert sorted(row["Email"] for row in before) == sorted([ADA["email"]] * 2 + [BOB["email"]])
+    await mismatched_and_archived(gateway, services, acme, base)
 
-    held = await export(gateway, acme.secret, email="ADA.LOVELACE@example.com")
+    held = await export(
+        gateway, await personal_key(services, acme), email="ADA.LOVELACE@example.com"
+    )
     assert sorted(r["external_id"] for r in held["canonical_records"]) == ["5101", "cus-1001"]
     assert {r["data"]["phone"] for r in held["canonical_records"]} == {"+442079460018"}
     assert len(held["raw_payloads"]) == 3  # both standard records and the HubSpot contact
     assert [q["external_id"] for q in held["quarantine_entries"]] == ["cus-1002"]
     assert [h["external_id"] for h in held["record_history"]] == ["5101"]  # her consent kept
     assert len(held["ams_rows"]) == 2
+    assert sorted(n["object_id"] for n in held["webhook_notices"]) == ["5101", "7777"]
     assert all(row["airtable_record_id"].startswith("rec") for row in held["ams_rows"])
     assert first["job"]["id"] in {job["id"] for job in held["jobs"]}
     assert held["suppressed"] is False
@@ -233,10 +334,15 @@ async def test_erasing_a_person_removes_them_everywhere_the_gateway_put_them(gat
         "staged_records": 3,
         "record_errors": 1,
         "idempotency_keys": 1,
+        "webhook_notices": 2,
+        "archived_records": 1,
+        "reconciliation_mismatches": 1,
         "ams_rows": 2,
         "ams_sync_records": 2,
     }
     assert await traces_left(services) == {}
+    assert await mismatches_left(services) == [BOB["external_id"]]  # only the person's go
+    assert await notices_left(services) == [("product.propertyChange", "5101")]
     after = await asyncio.to_thread(airtable_audience, gateway, acme, base)
     assert [row["Email"] for row in after] == [BOB["email"]]
     remaining = await gateway.gql(
@@ -258,14 +364,16 @@ async def test_erasing_a_person_removes_them_everywhere_the_gateway_put_them(gat
     again = await erase(gateway, acme.secret, email=ADA_EMAIL)
     assert again["completed"] is True and again["totalRemoved"] == 0
     assert again["runId"] != receipt["runId"]
-    gone = await export(gateway, acme.secret, email=ADA_EMAIL)
+    gone = await export(gateway, await personal_key(services, acme), email=ADA_EMAIL)
     assert gone["canonical_records"] == gone["raw_payloads"] == gone["quarantine_entries"] == []
     assert [e["run_id"] for e in gone["erasures"]] == [receipt["runId"], again["runId"]]
 
     # Erasure is not a block list: the same request again is new data (its key was released).
     resent = await push(gateway, acme, [ADA, ADA_BROKEN, BOB], key="crm-export-1")
     assert resent["replayed"] is False
-    back = await export(gateway, acme.secret, externalId="cus-1001", platform="SHOPIFY")
+    back = await export(
+        gateway, await personal_key(services, acme), externalId="cus-1001", platform="SHOPIFY"
+    )
     assert [r["external_id"] for r in back["canonical_records"]] == ["cus-1001"]
 
 
@@ -306,7 +414,9 @@ async def test_an_erasure_cut_short_by_the_ams_resumes_where_it_stopped(gateway,
     assert await traces_left(services) == {}
     done = await erase(gateway, acme.secret, email=ADA["email"])
     assert done["completed"] is True and done["totalRemoved"] == 0 and not done["resumed"]
-    history = (await export(gateway, acme.secret, phone="+442079460018"))["erasures"]
+    history = (await export(gateway, await personal_key(services, acme), phone="+442079460018"))[
+        "erasures"
+    ]
     assert [(e["run_id"], e["status"]) for e in history] == [(stopped["runId"], "completed")]
     assert history[0]["removed"]["ams_rows"] == 1
 
@@ -336,16 +446,7 @@ async def test_a_process_that_dies_after_a_step_leaves_a_run_the_next_call_finis
     receipt = await erase(gateway, acme.secret, email=ADA_EMAIL)
 
     assert (receipt["runId"], receipt["resumed"], receipt["completed"]) == (run.id, True, True)
-    assert removed(receipt) == {
-        "canonical_records": 1,
-        "record_history": 0,
-        "quarantine_entries": 1,
-        "staged_records": 2,
-        "record_errors": 1,
-        "idempotency_keys": 1,
-        "ams_rows": 1,
-        "ams_sync_records": 1,
-    }
+    assert removed(receipt) == AFTER_THREE_STEPS
     assert await traces_left(services) == {}
 
 
@@ -356,9 +457,9 @@ async def test_another_client_can_neither_erase_nor_export_the_person(gateway, s
 
     receipt = await erase(gateway, rival.secret, email=ADA["email"])
     assert receipt["completed"] is True and receipt["totalRemoved"] == 0
-    nothing = await export(gateway, rival.secret, email=ADA["email"])
+    nothing = await export(gateway, await personal_key(services, rival), email=ADA["email"])
     assert nothing["canonical_records"] == nothing["raw_payloads"] == nothing["jobs"] == []
-    mine = await export(gateway, acme.secret, email=ADA["email"])
+    mine = await export(gateway, await personal_key(services, acme), email=ADA["email"])
     assert len(mine["canonical_records"]) == 1
 
     async with services.sessions() as session, session.begin():
@@ -418,7 +519,7 @@ async def test_a_client_that_suppresses_erased_people_holds_their_later_pushes_b
         key=acme.secret,
     )
     await finished(gateway, acme, replay["replayQuarantined"]["jobs"][0]["id"])
-    back = await export(gateway, acme.secret, email=ADA["email"])
+    back = await export(gateway, await personal_key(services, acme), email=ADA["email"])
     assert [r["external_id"] for r in back["canonical_records"]] == ["cus-1001"]
 
 
@@ -428,3 +529,77 @@ async def _suppression_rows(services: Services) -> list[str]:
             text("SELECT subject_hash FROM privacy_suppressed_subjects")
         )
         return [row[0] for row in rows.all()]
+
+
+async def _left_behind(gateway: Gateway, tenant: Tenant) -> ErasureRun:
+    """A run whose process died after three steps, an hour ago (nobody has touched it since)."""
+    worker = Services.create(gateway.settings)
+    try:
+        caller = Principal(tenant.key_id, tenant.client_id, KeyMode.TEST)
+        run, _ = await start_erasure(worker, caller, Subject(IdentifierKind.EMAIL, ADA["email"]))
+        cut = await carry_on(worker, run, steps=3)
+        async with worker.sessions() as session, session.begin():
+            await session.execute(
+                update(ErasureRun)
+                .where(ErasureRun.id == run.id)
+                .values(updated_at=datetime.now(UTC) - timedelta(hours=1))
+            )
+    finally:
+        await worker.engine.dispose()
+    assert (cut.status, cut.step) == ("running", "staged_records")
+    return cut
+
+
+async def _run_of(services: Services, run_id: str) -> ErasureRun:
+    async with services.sessions() as session:
+        found = await session.get(ErasureRun, run_id)
+    assert found is not None
+    return found
+
+
+async def test_a_run_left_running_is_finished_by_the_periodic_resumer(gateway, services):
+    acme = await create_tenant(services, "Acme Outdoor", "test")
+    await push(gateway, acme, [ADA, ADA_BROKEN, BOB], key="crm-export-8")
+    await audience_synced(gateway, acme, rows=2)
+    left = await _left_behind(gateway, acme)
+
+    api_process = Services.create(
+        gateway.settings.model_copy(update={"erasure_resume_interval_seconds": 0.05})
+    )
+    await api_process.erasures.start()  # what Services.start runs in every API process
+    try:
+
+        async def completed() -> ErasureRun | None:
+            run = await _run_of(services, left.id)
+            return run if run.status == "completed" else None
+
+        done: ErasureRun = await eventually(completed)
+    finally:
+        await api_process.erasures.stop()
+        await api_process.engine.dispose()
+
+    assert done.removed == AFTER_THREE_STEPS
+    assert await traces_left(services) == {}
+
+
+async def test_two_processes_resuming_the_same_run_do_not_both_carry_on(gateway, services):
+    acme = await create_tenant(services, "Acme Outdoor", "test")
+    await push(gateway, acme, [ADA, BOB])
+    await audience_synced(gateway, acme, rows=2)
+    left = await _left_behind(gateway, acme)
+    first, second = Services.create(gateway.settings), Services.create(gateway.settings)
+    try:
+        results = await asyncio.gather(
+            resume_unfinished(first, idle_for=timedelta(minutes=1)),
+            resume_unfinished(second, idle_for=timedelta(minutes=1)),
+        )
+    finally:
+        await first.engine.dispose()
+        await second.engine.dispose()
+
+    assert sorted(results) == [[], [left.id]]  # one took it over, the other left it alone
+    done = await _run_of(services, left.id)
+    assert done.status == "completed"
+    assert (done.removed["canonical_records"], done.removed["ams_rows"]) == (1, 1)
+    assert sum(done.removed.values()) == 1 + 1 + 1 + 1  # records, staged, AMS row, sync row
+    assert await traces_left(services) == {}

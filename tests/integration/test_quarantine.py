@@ -19,7 +19,7 @@ SET_RULES = """mutation Rules($input: SetValidationRulesInput!) {
   }
 }"""
 
-ENTRY_FIELDS = """id entity platform externalId status jobId index raw mapped attempts fixes
+ENTRY_FIELDS = """id entity platform externalId status stage jobId index raw mapped attempts fixes
   errors { code message path ruleId value } resolvedAt discardedAt discardedBy replayJobId"""
 
 QUARANTINE = f"""query Q($filter: QuarantineFilterInput, $first: Int!, $after: String) {{
@@ -39,7 +39,8 @@ FIX = f"""mutation Fix($id: ID!, $patch: JSONObject!) {{
 
 REPLAY = """mutation Replay($ids: [ID!], $filter: QuarantineFilterInput) {
   replayQuarantined(ids: $ids, filter: $filter) {
-    jobs { id status entity counters { received } } replayed errors { code message path }
+    jobs { id status entity counters { received } } replayed resent
+    errors { code message path }
   }
 }"""
 
@@ -123,7 +124,7 @@ async def test_a_custom_rule_quarantines_a_record_the_contract_accepts(gql, serv
         "ruleId": "sku_format",
         "value": "ls 002 lower",
     }
-    assert entries[1]["status"] == "OPEN"
+    assert (entries[1]["status"], entries[1]["stage"]) == ("OPEN", "INGEST")
     assert entries[1]["platform"] == "SHOPIFY"
     assert entries[1]["jobId"] == job["id"]
     assert entries[1]["raw"]["sku"] == "ls 002 lower"  # the raw input, as received
@@ -257,7 +258,7 @@ async def test_fix_then_rule_change_and_replay(gql, services, tenant):
     replay = (await gql(REPLAY, {"filter": {"ruleId": "sku_format"}}, key=tenant.secret))[
         "replayQuarantined"
     ]
-    assert replay["errors"] == [] and replay["replayed"] == 3
+    assert replay["errors"] == [] and (replay["replayed"], replay["resent"]) == (3, 0)
     [replay_job] = replay["jobs"]
     await drain(services)
     finished = (await gql(JOB_QUERY, {"id": replay_job["id"]}, key=tenant.secret))["job"]

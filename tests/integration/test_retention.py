@@ -13,6 +13,14 @@ from app.db.models import IngestJob, RecordError, StagedRecord
 from app.ids import new_id
 from app.observability.metrics import REGISTRY
 from app.quarantine.models import QuarantinedRecord
+from app.reconciliation.models import (
+    MismatchKind,
+    ReconciliationMismatch,
+    ReconciliationRun,
+    RunStatus,
+    RunTrigger,
+)
+from app.reconciliation.service import COUNTS
 from app.retention import service as retention
 from app.retention.purge import purge_all
 from app.services import Services
@@ -289,3 +297,87 @@ async def test_the_scale_out_cron_task_purges_with_the_real_clock(gql, services,
         update={"redis_url": "redis://127.0.0.1:6379"}))["cron_jobs"]
         if job.coroutine is purge_retention]  # fmt: skip
     assert (cron.minute, cron.second) == (17, 0)  # hourly
+
+
+async def add_reconciliation_run(
+    services: Services, client_id: str, finished_at: datetime, mismatches: int
+) -> str:
+    """A finished audit of the client's audience with `mismatches` missing records."""
+    run_id = new_id("rcn")
+    async with services.sessions() as session, session.begin():
+        session.add(
+            ReconciliationRun(
+                id=run_id,
+                client_id=client_id,
+                livemode=False,
+                entity="audience",
+                full=True,
+                repair=False,
+                trigger=RunTrigger.SCHEDULED.value,
+                status=RunStatus.SUCCEEDED.value,
+                error=None,
+                **dict.fromkeys(COUNTS, 0),
+                requested_by=None,
+                started_at=finished_at,
+                finished_at=finished_at,
+            )
+        )
+        await session.flush()
+        for number in range(mismatches):
+            session.add(
+                ReconciliationMismatch(
+                    id=new_id("rcm"),
+                    run_id=run_id,
+                    client_id=client_id,
+                    livemode=False,
+                    kind=MismatchKind.MISSING.value,
+                    source_platform="hubspot",
+                    external_id=f"hs-{number}",
+                    airtable_record_id=None,
+                    columns=[],
+                )
+            )
+    return run_id
+
+
+async def reconciliation_left(services: Services, client_id: str) -> tuple[list[str], int]:
+    """The client's run ids, oldest first, and how many mismatches they hold."""
+    async with services.sessions() as session:
+        runs = await session.scalars(
+            select(ReconciliationRun.id)
+            .where(ReconciliationRun.client_id == client_id)
+            .order_by(ReconciliationRun.finished_at)
+        )
+        found = list(runs)
+    held = await count(services, ReconciliationMismatch, ReconciliationMismatch.run_id.in_(found))
+    return found, held
+
+
+async def test_reconciliation_runs_and_mismatches_go_after_the_job_detail_period(
+    services, tenant, small_batches
+):
+    start = datetime.now(UTC)
+    old = await add_reconciliation_run(services, tenant.client_id, start, mismatches=3)
+    newer = await add_reconciliation_run(
+        services, tenant.client_id, start + timedelta(days=10), mismatches=1
+    )
+    other = await create_tenant(services, "Other client")
+    kept = await add_reconciliation_run(services, other.client_id, start, mismatches=2)
+    async with services.sessions() as session, session.begin():
+        await retention.set_policy(
+            session,
+            TenantScope(other.client_id, False),
+            services.settings,
+            {"job_detail_days": 400},
+            None,
+        )
+
+    totals = await purge_all(services.sessions, services.settings, start + timedelta(days=89))
+    assert totals["job_detail"] == 0
+    assert await reconciliation_left(services, tenant.client_id) == ([old, newer], 4)
+
+    # Day 91 (job detail: 90 days): the old run and its three mismatches go, in batches of two.
+    totals = await purge_all(services.sessions, services.settings, start + timedelta(days=91))
+    assert totals["job_detail"] == 3 + 1
+    assert await reconciliation_left(services, tenant.client_id) == ([newer], 1)
+    assert await reconciliation_left(services, other.client_id) == ([kept], 2)

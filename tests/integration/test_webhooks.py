@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import func, select, update
 from standardwebhooks import Webhook
 
+from app.ams.models import ArchivedRecord
 from app.contracts.entities import Entity
 from app.contracts.fields import SourcePlatform
 from app.db.models import IngestJob
@@ -270,6 +271,29 @@ async def test_a_shopify_product_webhook_becomes_a_stored_canonical_product(
     assert product["data"]["name"] == "Linen Shirt"
 
 
+async def test_a_shopify_product_deletion_archives_the_stored_product(
+    api, gql, services, shop_tenant
+):
+    connection = await connect(gql, shop_tenant, "shopify", SHOPIFY_SECRET)
+    body = shirt_body()
+    response = await api.post(path_of(connection), content=body, headers=shopify_headers(body))
+    assert response.status_code == 202, response.text
+    await drain(services)
+
+    removal = b'{"id": 8072389472001}'
+    headers = shopify_headers(removal, topic="products/delete", event_id="ev-removal")
+    response = await api.post(path_of(connection), content=removal, headers=headers)
+    assert response.status_code == 202, response.text
+
+    async with services.sessions() as session:
+        archived = (await session.scalars(select(ArchivedRecord))).all()
+    assert [(a.client_id, a.entity, a.source_platform, a.external_id) for a in archived] == [
+        (shop_tenant.client_id, "product", "shopify", "8072389472001")
+    ]
+    [notice] = [n for n in await notices(gql, shop_tenant) if n["topic"] == "products/delete"]
+    assert notice["reason"].lower() == "deleted"
+
+
 async def test_a_redelivered_shopify_event_is_acknowledged_and_not_processed_again(
     api, gql, services, shop_tenant
 ):
@@ -376,7 +400,7 @@ async def test_topics_without_a_mapping_and_deletions_become_notices(api, gql, s
         expected["customers/create"] = "no_mapping"
     assert {topic: n["reason"].lower() for topic, n in found.items()} == expected
     assert found["products/delete"]["objectId"] == "8072389472001"
-    assert "not applied" in found["products/delete"]["message"]
+    assert "archived" in found["products/delete"]["message"]
     assert found["orders/create"]["payload"] is None  # full records are not kept in notices
 
 

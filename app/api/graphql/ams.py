@@ -45,6 +45,13 @@ class AmsEntitySync:
     )
     error: str | None = strawberry.field(description="Why the last try failed, if it did.")
     platforms: list[AmsPlatformSync]
+    failures: int = strawberry.field(
+        description="Failed tries in a row; 0 after a successful sync."
+    )
+    next_retry_at: datetime | None = strawberry.field(
+        description="After failures: the sync is not tried again before this time (backoff); "
+        "null when no retry is waiting."
+    )
 
     @classmethod
     def from_row(cls, row: SyncStateRow) -> "AmsEntitySync":
@@ -57,6 +64,8 @@ class AmsEntitySync:
             airtable_requests=row.requests,
             pending=row.due_seq > row.done_seq,
             error=row.error,
+            failures=row.failures or 0,
+            next_retry_at=row.retry_at,
             platforms=[
                 AmsPlatformSync(platform=p, last_synced_at=datetime.fromisoformat(at))
                 for p, at in sorted(row.platforms.items())

@@ -8,11 +8,12 @@ from strawberry.types import Info
 
 from app.api.graphql.permissions import allowed
 from app.api.graphql.scalars import JSONObject
-from app.api.graphql.types import PageInfo, Record, UserError
+from app.api.graphql.types import PageInfo, Record, UserError, archivals
 from app.contracts.entities import Entity
 from app.contracts.fields import SourcePlatform
 from app.db.engine import reading
 from app.errors import GatewayError
+from app.privacy.masking import reveals_personal, shown_standard
 from app.records import conflicts, policies, resolutions
 from app.records.policies import Policy
 from app.records.resolutions import RecordResolution, ResolutionKind
@@ -113,7 +114,9 @@ class ConflictsQuery:
             found = await conflicts.linked_record(
                 session, _principal(info).tenant, entity, identity
             )
-        return LinkedRecord.of(found) if found else None
+            archived = await archivals(session, found.members) if found else {}
+        reveal = reveals_personal(_principal(info))
+        return LinkedRecord.of(found, reveal, archived) if found else None
 
 
 @strawberry.type(description="Records of several platforms that are one thing, read as one.")
@@ -122,7 +125,8 @@ class LinkedRecord:
     identity: str
     data: JSONObject = strawberry.field(
         description="Each field from the platform that owns it, else from the newest record "
-        "that has it; email consent: an unsubscribe wins over consent that is not newer."
+        "that has it; email consent: an unsubscribe wins over consent that is not newer. "
+        "Personal fields masked unless the key holds the pii:read scope."
     )
     field_sources: JSONObject = strawberry.field(
         description="Per field: the record it came from and why (owner, newest, unsubscribe)."
@@ -131,13 +135,15 @@ class LinkedRecord:
     policy_version: int
 
     @classmethod
-    def of(cls, found: conflicts.LinkedRecord) -> "LinkedRecord":
+    def of(
+        cls, found: conflicts.LinkedRecord, reveal: bool, archived: dict[str, datetime]
+    ) -> "LinkedRecord":
         return cls(
             entity=found.entity,
             identity=found.identity,
-            data=JSONObject(found.data),
+            data=JSONObject(shown_standard(found.entity, found.data, reveal)),
             field_sources=JSONObject(found.field_sources),
-            members=[Record.from_row(row) for row in found.members],
+            members=[Record.from_row(row, reveal, archived.get(row.id)) for row in found.members],
             policy_version=found.policy_version,
         )
 

@@ -20,9 +20,13 @@ from app.privacy.identifiers import Subject, subject_hash, subject_of
 from app.privacy.models import ErasureStatus
 from app.privacy.suppression import set_suppression, suppresses_erased
 from app.tenancy import policy
-from app.tenancy.models import Principal
+from app.tenancy.models import Principal, Scope
+from app.tenancy.policy import Requirement
 
 PRIVACY = [allowed(policy.PRIVACY)]
+# Subject access hands out a person's data unmasked: the client's administration, and a key
+# that may read personal data (app.privacy.masking).
+SUBJECT_ACCESS = [allowed(policy.PRIVACY), allowed(Requirement(Scope.PII_READ))]
 
 
 @strawberry.input(description="One person, named by exactly one identifier.")
@@ -45,8 +49,10 @@ class ErasedPlace:
     place: str = strawberry.field(
         description="canonical_records, record_history (resolved conflicts), quarantine_entries, "
         "staged_records (raw payloads), "
-        "record_errors, idempotency_keys (released), ams_rows (Airtable rows deleted), "
-        "ams_sync_records."
+        "record_errors, idempotency_keys (released), webhook_notices (webhook events that did "
+        "not become jobs), archived_records (archivals of their records), "
+        "reconciliation_mismatches (mismatches naming their records or Airtable rows), "
+        "ams_rows (Airtable rows deleted), ams_sync_records."
     )
     removed: int
 
@@ -76,7 +82,8 @@ class EraseSubjectPayload:
 class ExportSubjectPayload:
     subject: JSONObject | None = strawberry.field(
         description="Everything held about the person: canonical_records, raw_payloads, "
-        "quarantine_entries, ams_rows (Airtable record ids), jobs, erasures, suppressed."
+        "quarantine_entries, record_history, ams_rows (Airtable record ids), webhook_notices, "
+        "jobs, erasures, suppressed."
     )
     errors: list[UserError]
 
@@ -125,9 +132,10 @@ def _receipt(receipt: privacy.ErasureReceipt) -> ErasureReceipt:
 @strawberry.type
 class PrivacyQuery:
     @strawberry.field(
-        permission_classes=PRIVACY,
+        permission_classes=SUBJECT_ACCESS,
         description="Subject access: everything held about one person of the calling client, "
-        "as JSON. Another client's person, or nobody, gives empty lists.",
+        "as JSON, unmasked (needs the admin and pii:read scopes). Another client's person, or "
+        "nobody, gives empty lists.",
     )
     async def export_subject(self, info: Info, input: SubjectInput) -> ExportSubjectPayload:
         services, principal = info.context.services, _principal(info)
@@ -163,7 +171,8 @@ class PrivacyMutation:
     @strawberry.mutation(
         permission_classes=PRIVACY,
         description="Erase one person of the calling client everywhere the gateway put them "
-        "(canonical records, raw payloads, quarantine, record errors, idempotency keys, the AMS "
+        "(canonical records, raw payloads, quarantine, record errors, idempotency keys, webhook "
+        "notices, the AMS "
         "base's rows and sync state) and emit subject.erased. Idempotent: erasing again removes "
         "what arrived since, or nothing. A run cut short is resumed by the next call.",
     )

@@ -9,16 +9,17 @@ from strawberry.types import Info
 
 from app.api.graphql.permissions import allowed
 from app.api.graphql.scalars import JSONObject
-from app.api.graphql.types import PageInfo, Record, UserError
+from app.api.graphql.types import PageInfo, Record, UserError, archivals
 from app.contracts.entities import Entity
 from app.contracts.fields import SourcePlatform
 from app.db.engine import reading
 from app.errors import GatewayError
+from app.privacy.masking import reveals_personal
 from app.quarantine import service as quarantine
-from app.quarantine.models import QuarantineStatus
+from app.quarantine.models import QuarantineStage, QuarantineStatus
 from app.quarantine.service import FixResult, HeldRecord, QuarantineFilter
 from app.tenancy import policy
-from app.tenancy.models import Principal, Scope
+from app.tenancy.models import Principal
 
 if TYPE_CHECKING:
     from app.api.graphql.schema import Job
@@ -27,6 +28,12 @@ strawberry.enum(
     QuarantineStatus,
     description="OPEN: waiting for a fix, replay or discard; RESOLVED: passed and stored; "
     "DISCARDED: given up on (kept); EXHAUSTED: retries for a transient failure ran out.",
+)
+
+strawberry.enum(
+    QuarantineStage,
+    description="Where a record failed. INGEST: mapping, the contract or a rule (its raw input "
+    "is staged). AMS: the client's AMS (Airtable) refused the stored canonical record.",
 )
 
 READING = [allowed(policy.READ)]
@@ -67,22 +74,31 @@ def _platform(value: str | None) -> SourcePlatform | None:
         return None
 
 
-@strawberry.type(description="A record held back by mapping, the contract or a rule.")
+@strawberry.type(
+    description="A record held back by mapping, the contract or a rule (stage INGEST), or "
+    "refused by the client's AMS (stage AMS)."
+)
 class QuarantinedRecord:
     id: strawberry.ID
     entity: Entity
     platform: SourcePlatform | None = strawberry.field(description="Where the record came from.")
     external_id: str | None
     status: QuarantineStatus
-    job_id: strawberry.ID = strawberry.field(description="The ingest job that brought it.")
-    index: int = strawberry.field(description="Its position in that job's request.")
+    job_id: strawberry.ID = strawberry.field(
+        description="The ingest job that brought it (stage AMS: the job that brought the "
+        "record's current content)."
+    )
+    index: int = strawberry.field(
+        description="Its position in that job's request; -1 for stage AMS (no raw input)."
+    )
     raw: JSONObject | None = strawberry.field(
         description="The record exactly as received (audience records: personal values masked "
-        "unless the key holds the pii:read scope)."
+        "unless the key holds the pii:read scope); null for stage AMS: see mapped."
     )
     mapped: JSONObject | None = strawberry.field(
         description="The standard-shaped attempt: mapped from a platform's shape (ingestRaw) "
-        "or as the last fix left it; null when that is the raw record itself."
+        "or as the last fix left it; null when that is the raw record itself. Stage AMS: the "
+        "stored canonical record the AMS refused (or as the last fix left it)."
     )
     errors: list[QuarantineError] = strawberry.field(description="Every current failure.")
     fixes: list[JSONObject] = strawberry.field(description="Merge patches applied, in order.")
@@ -93,6 +109,10 @@ class QuarantinedRecord:
     resolved_at: datetime | None
     discarded_at: datetime | None
     discarded_by: str | None = strawberry.field(description="The API key that discarded it.")
+    stage: QuarantineStage = strawberry.field(
+        description="INGEST: failed on the way in; AMS: refused by the client's AMS (index -1, "
+        "raw null; fixing or replaying it sends the record to the AMS again)."
+    )
 
     @classmethod
     def of(cls, held: HeldRecord) -> "QuarantinedRecord":
@@ -116,6 +136,7 @@ class QuarantinedRecord:
             resolved_at=entry.resolved_at,
             discarded_at=entry.discarded_at,
             discarded_by=entry.discarded_by,
+            stage=QuarantineStage(entry.stage),
         )
 
 
@@ -164,8 +185,15 @@ class ReplayQuarantinedPayload:
         description="The jobs re-running the records (one per entity and platform shape); "
         "records that pass become RESOLVED, the others stay OPEN with their new errors."
     )
-    replayed: int = strawberry.field(description="How many records are being replayed.")
+    replayed: int = strawberry.field(
+        description="How many records are being replayed by the jobs (stage INGEST)."
+    )
     errors: list[UserError]
+    resent: int = strawberry.field(
+        description="How many records the AMS refused (stage AMS) are sent to it again: they "
+        "have no raw input to re-run, so no job; the next AMS sync writes them (RESOLVED) or "
+        "they stay OPEN with the AMS's new errors."
+    )
 
 
 @strawberry.type(description="The answer to discardQuarantined.")
@@ -180,7 +208,7 @@ def _principal(info: Info) -> Principal:
 
 
 def _reveals_personal(info: Info) -> bool:
-    return Scope.PII_READ.value in _principal(info).scopes
+    return reveals_personal(_principal(info))
 
 
 def _user_errors(error: GatewayError) -> list[UserError]:
@@ -196,10 +224,13 @@ def _selection(
     )
 
 
-def _fixed(result: FixResult) -> FixQuarantinedRecordPayload:
+def _fixed(
+    result: FixResult, reveal: bool, archived: dict[str, datetime]
+) -> FixQuarantinedRecordPayload:
+    stored = result.record
     return FixQuarantinedRecordPayload(
         quarantined_record=QuarantinedRecord.of(result.held),
-        record=Record.from_row(result.record) if result.record is not None else None,
+        record=Record.from_row(stored, reveal, archived.get(stored.id)) if stored else None,
         outcome=result.outcome.value if result.outcome is not None else None,
         errors=[],
     )
@@ -257,9 +288,16 @@ class QuarantineMutation:
         try:
             async with info.context.services.sessions() as session, session.begin():
                 result = await quarantine.fix_quarantined(
-                    session, _principal(info).tenant, str(id), patch, _reveals_personal(info)
+                    session,
+                    _principal(info).tenant,
+                    str(id),
+                    patch,
+                    _reveals_personal(info),
+                    settings=info.context.services.settings,
                 )
-                payload = _fixed(result)
+                stored = [result.record] if result.record is not None else []
+                archived = await archivals(session, stored)
+                payload = _fixed(result, _reveals_personal(info), archived)
         except GatewayError as error:
             return FixQuarantinedRecordPayload(
                 quarantined_record=None, record=None, outcome=None, errors=_user_errors(error)
@@ -269,7 +307,8 @@ class QuarantineMutation:
     @strawberry.mutation(
         permission_classes=WRITING,
         description="Map (from the raw input) and validate OPEN quarantined records again, e.g. "
-        "after a mapping or rule change; give ids or a filter. Returns the jobs at once.",
+        "after a mapping or rule change; give ids or a filter. Returns the jobs at once. "
+        "Records the AMS refused (stage AMS) are sent to the AMS again, without a job.",
     )
     async def replay_quarantined(
         self,
@@ -282,16 +321,17 @@ class QuarantineMutation:
         services = info.context.services
         try:
             async with services.sessions() as session, session.begin():
-                jobs = await quarantine.replay_quarantined(
-                    session, _principal(info), *_selection(ids, filter)
-                )
+                done = await quarantine.replay(session, _principal(info), *_selection(ids, filter))
         except GatewayError as error:
-            return ReplayQuarantinedPayload(jobs=[], replayed=0, errors=_user_errors(error))
-        await services.dispatcher.dispatch([job.id for job in jobs])
+            return ReplayQuarantinedPayload(
+                jobs=[], replayed=0, errors=_user_errors(error), resent=0
+            )
+        await services.dispatcher.dispatch([job.id for job in done.jobs])
         return ReplayQuarantinedPayload(
-            jobs=[Job.from_row(job) for job in jobs],
-            replayed=sum(job.received for job in jobs),
+            jobs=[Job.from_row(job) for job in done.jobs],
+            replayed=sum(job.received for job in done.jobs),
             errors=[],
+            resent=done.resent,
         )
 
     @strawberry.mutation(

@@ -11,7 +11,15 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from app.api.graphql.ams import AmsSync, ams_sync_of
+from app.api.graphql.ams_credentials import (
+    AmsCredentialsMutation,
+    AmsCredentialsQuery,
+    AmsCredentialsStatus,
+    ams_credentials_of,
+)
+from app.api.graphql.archival import ArchivalMutation, ArchivalQuery
 from app.api.graphql.audit import AuditMutations, AuditQuery
+from app.api.graphql.clients import ClientsQuery
 from app.api.graphql.conflicts import (
     ConflictPolicy,
     ConflictsMutation,
@@ -28,6 +36,12 @@ from app.api.graphql.permissions import allowed
 from app.api.graphql.privacy import PrivacyMutation, PrivacyQuery
 from app.api.graphql.quarantine import QuarantineMutation, QuarantineQuery
 from app.api.graphql.rate_limits import RateLimits, RateLimitsMutation, viewer_rate_limits
+from app.api.graphql.reconciliation import (
+    ReconciliationMutation,
+    ReconciliationQuery,
+    ReconciliationSummary,
+    reconciliation_of,
+)
 from app.api.graphql.request_limits import ConfiguredMaxTokens, LiveIntrospectionOff
 from app.api.graphql.retention import RetentionMutation, RetentionPolicyType, retention_policy_of
 from app.api.graphql.scalars import (
@@ -50,6 +64,7 @@ from app.api.graphql.types import (
     RecordError,
     RecordErrorConnection,
     UserError,
+    archivals,
     job_counters,
 )
 from app.api.graphql.usage import UsageCount, UsageQuery, usage_counts
@@ -68,6 +83,7 @@ from app.ingest.service import IngestRequest, submit_ingest
 from app.jobs import service as jobs
 from app.jobs.models import Door, JobStatus
 from app.observability.http import OperationLabel
+from app.privacy.masking import reveals_personal
 from app.provisioning import service as provisioning
 from app.records import service as records
 from app.tenancy import policy
@@ -220,9 +236,22 @@ class Viewer:
     async def conflict_policies(self, info: Info) -> list[ConflictPolicy]:
         return await conflict_policies_of(info)
 
+    @strawberry.field(
+        description="The latest audit of the client's AMS base per entity (the daily "
+        "reconciliation): how many records were compared and what differed."
+    )
+    async def reconciliation(self, info: Info) -> list[ReconciliationSummary]:
+        return await reconciliation_of(info)
+
     @strawberry.field(description="The client's current rate limits (its own or the defaults).")
     async def rate_limits(self, info: Info) -> RateLimits:
         return await viewer_rate_limits(info, _principal(info).tenant.client_id)
+
+    @strawberry.field(
+        description="What is configured of the client's live AMS credentials (never the secrets)."
+    )
+    async def ams_credentials(self, info: Info) -> AmsCredentialsStatus:
+        return await ams_credentials_of(info, _principal(info).tenant.client_id)
 
 
 @strawberry.type(description="The answer to an ingest call.")
@@ -409,7 +438,8 @@ class CoreQuery:
 
     @strawberry.field(
         permission_classes=READING,
-        description="Stored canonical records, to check what arrived.",
+        description="Stored canonical records, to check what arrived (personal fields masked "
+        "unless the key holds the pii:read scope).",
     )
     async def records(
         self,
@@ -419,12 +449,15 @@ class CoreQuery:
         first: int = 100,
         after: str | None = None,
     ) -> RecordConnection:
+        principal = _principal(info)
         async with reading(info.context.services.sessions) as session:
             page = await records.list_records(
-                session, _principal(info).tenant, entity, external_ids, first, after
+                session, principal.tenant, entity, external_ids, first, after
             )
+            archived = await archivals(session, page.items)
+        reveal = reveals_personal(principal)
         return RecordConnection(
-            nodes=[Record.from_row(row) for row in page.items],
+            nodes=[Record.from_row(row, reveal, archived.get(row.id)) for row in page.items],
             page_info=PageInfo.of(page),
         )
 
@@ -443,6 +476,10 @@ class Query(
     QuarantineQuery,
     PrivacyQuery,
     ConflictsQuery,
+    AmsCredentialsQuery,
+    ReconciliationQuery,
+    ArchivalQuery,
+    ClientsQuery,
 ):
     pass
 
@@ -461,6 +498,9 @@ class Mutation(
     RateLimitsMutation,
     PrivacyMutation,
     ConflictsMutation,
+    AmsCredentialsMutation,
+    ReconciliationMutation,
+    ArchivalMutation,
 ):
     pass
 

@@ -1,10 +1,14 @@
 """GraphQL object types. Names match the domain: Job is an ingest job, Record a canonical record."""
 
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.ams.archival import archived_keys
 from app.api.graphql.scalars import JSONObject
 from app.contracts.entities import Entity
 from app.contracts.fields import SourcePlatform
@@ -14,8 +18,9 @@ from app.errors import FieldError
 from app.jobs.models import Door, JobStatus
 from app.jobs.service import request_path
 from app.pagination import Page
+from app.privacy.masking import shown_standard
 from app.provisioning.models import AmsProvisioning, OnboardingStatus, ProvisioningStatus
-from app.tenancy.models import KeyMode
+from app.tenancy.models import KeyMode, Tenant
 
 # The domain enums are the GraphQL enums: one name per concept, registered here.
 strawberry.enum(JobStatus, description="Where an ingest job is.")
@@ -107,11 +112,22 @@ class Record:
     version: int = strawberry.field(description="Goes up by one each time the content changes.")
     updated_at: datetime
     data: JSONObject = strawberry.field(
-        description="The record in the standard schema v1 shape (snake_case fields)."
+        description="The record in the standard schema v1 shape (snake_case fields); personal "
+        "fields (audience: email, phone, names, city, attributes) masked unless the key holds "
+        "the pii:read scope."
+    )
+    archived_at: datetime | None = strawberry.field(
+        default=None,
+        description="When the record was archived (deleted at its source: archiveRecords, a "
+        "delete webhook, or a full resync pass that did not see it); null while it is alive. "
+        "An archived record stays readable; a push with a newer sourceUpdatedAt revives it.",
     )
 
     @classmethod
-    def from_row(cls, row: CanonicalRecord) -> "Record":
+    def from_row(
+        cls, row: CanonicalRecord, reveal_personal: bool, archived_at: datetime | None = None
+    ) -> "Record":
+        """`archived_at`: from `archivals` (loaded for the whole page at once)."""
         return cls(
             entity=Entity(row.entity),
             external_id=row.external_id,
@@ -119,8 +135,26 @@ class Record:
             source_updated_at=row.source_updated_at,
             version=row.version,
             updated_at=row.updated_at,
-            data=JSONObject(row.data),
+            data=JSONObject(shown_standard(row.entity, row.data, reveal_personal)),
+            archived_at=archived_at,
         )
+
+
+async def archivals(session: AsyncSession, rows: Sequence[CanonicalRecord]) -> dict[str, datetime]:
+    """Canonical record id → when it was archived, for the archived ones among `rows`: one query
+    per tenant and entity (a page holds one), never one per record."""
+    groups: dict[tuple[str, bool, str], list[CanonicalRecord]] = defaultdict(list)
+    for row in rows:
+        groups[(row.client_id, row.livemode, row.entity)].append(row)
+    found: dict[str, datetime] = {}
+    for (client_id, livemode, entity), members in groups.items():
+        keys = [(row.source_platform, row.external_id) for row in members]
+        archived = await archived_keys(session, Tenant(client_id, livemode), Entity(entity), keys)
+        for row in members:
+            at = archived.get((row.source_platform, row.external_id))
+            if at is not None:
+                found[row.id] = at
+    return found
 
 
 @strawberry.type

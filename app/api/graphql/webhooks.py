@@ -13,6 +13,7 @@ from app.api.graphql.types import PageInfo, UserError
 from app.contracts.fields import SourcePlatform
 from app.db.engine import reading
 from app.errors import GatewayError
+from app.privacy.masking import reveals_personal, shown_notice
 from app.tenancy import policy
 from app.tenancy.models import Principal
 from app.webhooks import connections, notices
@@ -76,13 +77,15 @@ class WebhookNotice:
     object_id: str | None = strawberry.field(description="The platform's id of the object.")
     occurred_at: datetime | None
     payload: JSONObject | None = strawberry.field(
-        description="The event as sent, for id-only events (e.g. HubSpot's)."
+        description="The event as sent, for id-only events (e.g. HubSpot's); without the pii:read "
+        "scope every value but the event's own fields (eventId, subscriptionType, objectId, "
+        "propertyName…) is masked (e.g. propertyValue)."
     )
     received_at: datetime
     acknowledged_at: datetime | None
 
     @classmethod
-    def from_row(cls, row: NoticeRow) -> "WebhookNotice":
+    def from_row(cls, row: NoticeRow, reveal_personal: bool) -> "WebhookNotice":
         return cls(
             id=strawberry.ID(row.id),
             source=SourcePlatform(row.source),
@@ -93,7 +96,9 @@ class WebhookNotice:
             object_type=row.object_type,
             object_id=row.object_id,
             occurred_at=row.occurred_at,
-            payload=JSONObject(row.payload) if row.payload is not None else None,
+            payload=JSONObject(shown_notice(row.payload, reveal_personal))
+            if row.payload is not None
+            else None,
             received_at=row.received_at,
             acknowledged_at=row.acknowledged_at,
         )
@@ -171,13 +176,13 @@ class WebhooksQuery:
         ] = None,
         include_acknowledged: bool = False,
     ) -> WebhookNoticeConnection:
-        tenant = _principal(info).tenant
+        tenant, reveal = _principal(info).tenant, reveals_personal(_principal(info))
         async with reading(info.context.services.sessions) as session:
             page = await notices.list_notices(
                 session, tenant, first, after, platform, include_acknowledged
             )
         return WebhookNoticeConnection(
-            nodes=[WebhookNotice.from_row(row) for row in page.items],
+            nodes=[WebhookNotice.from_row(row, reveal) for row in page.items],
             page_info=PageInfo.of(page),
         )
 

@@ -9,6 +9,7 @@ from litestar.di import Provide
 from litestar.types import ControllerRouterHandler
 
 from app.api.auth import principal_for
+from app.api.rest.archival import ARCHIVE_HANDLERS
 from app.api.rest.audit import AuditWrites
 from app.api.rest.ingest import INGEST_HANDLERS
 from app.api.rest.jobs import JOB_HANDLERS
@@ -38,7 +39,7 @@ def rest_router() -> Router:
     return Router(
         path="/",
         route_handlers=[
-            _guarded(policy.INGEST, INGEST_HANDLERS),
+            _guarded(policy.INGEST, [*INGEST_HANDLERS, *ARCHIVE_HANDLERS]),
             _guarded(policy.READ, JOB_HANDLERS),
             *WEBHOOK_HANDLERS,  # signed by the platform, not keyed: see app.api.rest.webhooks
         ],

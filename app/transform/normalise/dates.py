@@ -102,11 +102,12 @@ def parse_epoch_ms(value: object) -> datetime:
 
 def format_rfc3339(moment: datetime) -> str:
     """UTC, `Z`, and only the sub-second precision the value has: 10:00:00Z, 10:00:00.120Z."""
-    moment = moment.astimezone(UTC)
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
     if moment.microsecond == 0:
         spec = "seconds"
     elif moment.microsecond % 1000 == 0:
         spec = "milliseconds"
     else:
         spec = "microseconds"
-    return moment.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+    return moment.isoformat(timespec=spec)[:-6] + "Z"  # in UTC the offset is always +00:00

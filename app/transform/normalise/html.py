@@ -6,15 +6,18 @@ from html import unescape
 
 import nh3
 
-from app.transform.normalise.text import clean_multiline, require_text, without_controls
+from app.transform.normalise.text import (
+    clean_multiline,
+    flow_spaces,
+    require_text,
+    without_controls,
+)
 
 _BLOCKS = {
     "address", "article", "aside", "blockquote", "dd", "div", "dl", "dt", "figcaption",
     "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "ol", "p",
     "pre", "section", "table", "tr", "ul",
 }  # fmt: skip
-_LIST_ITEMS = re.compile(r"<li>")
-_LIST_ITEM_ENDS = re.compile(r"</li>")
 _DROPPED_WITH_CONTENT = {"script", "style", "template", "noscript", "iframe", "object", "svg"}
 _CLEANER = nh3.Cleaner(  # built once: building it costs more than cleaning a description
     tags=_BLOCKS | {"br", "li"},
@@ -22,7 +25,6 @@ _CLEANER = nh3.Cleaner(  # built once: building it costs more than cleaning a de
     clean_content_tags=_DROPPED_WITH_CONTENT,
     strip_comments=True,
 )
-_WHITESPACE = re.compile(r"\s+")
 _BREAK = re.compile(r"<br\s*/?>")
 _BLOCK_EDGE = re.compile(r"</?(?:" + "|".join(sorted(_BLOCKS)) + r")\s*/?>")
 _ANY_TAG = re.compile(r"<[^>]*>")
@@ -36,11 +38,15 @@ def html_to_text(value: object) -> str:
     input, so they cannot be fooled by malformed markup. Text without tags or entities is plain
     text already: its line breaks are kept, so converting a converted text changes nothing.
     """
-    text = without_controls(require_text(value))  # nh3 cannot take lone surrogates
+    text = require_text(value)
+    if not (text.isascii() and text.replace("\n", "").replace("\t", "").isprintable()):
+        text = without_controls(text)  # nh3 cannot take lone surrogates
     if not _MARKUP.search(text):
         return clean_multiline(text)
     safe = _CLEANER.clean(text)
-    flowed = _WHITESPACE.sub(" ", safe)
-    items = _LIST_ITEM_ENDS.sub("", _LIST_ITEMS.sub("\n- ", flowed))
-    broken = _BLOCK_EDGE.sub("\n\n", _BREAK.sub("\n", items))
+    flowed = flow_spaces(safe)
+    items = flowed.replace("<li>", "\n- ").replace("</li>", "")
+    if "<br" in items:
+        items = _BREAK.sub("\n", items)
+    broken = _BLOCK_EDGE.sub("\n\n", items)
     return clean_multiline(unescape(_ANY_TAG.sub("", broken)).replace("\xa0", " "))

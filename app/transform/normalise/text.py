@@ -15,7 +15,8 @@ _DROPPED = re.compile(
 )
 _SPACES = re.compile(r"\s+")
 _LINE_SPACES = re.compile(r"[^\S\n\t]+")
-_BLANK_LINES = re.compile(r"\n{3,}")
+_OTHER_LINE_SPACES = re.compile(r"[^\S\n\t ]")  # whitespace that is not a space, \n or \t
+_LINE_ENDS = re.compile(r"[ \t]+\n")
 
 
 def without_controls(text: str) -> str:
@@ -43,8 +44,44 @@ def clean_text(value: object) -> str:
     return _SPACES.sub(" ", _nfc_without_controls(require_text(value))).strip()
 
 
+def flow_spaces(text: str) -> str:
+    """`re.sub(r"\\s+", " ", text)` at C speed: str.split and `\\s` agree on whitespace."""
+    words = text.split()
+    if not words:
+        return " " if text else ""
+    flowed = " ".join(words)
+    if text[0].isspace():
+        flowed = " " + flowed
+    return flowed + " " if text[-1].isspace() else flowed
+
+
+def _line_spaces(text: str) -> str:
+    """Runs of spaces (and other whitespace but line breaks and tabs) → one space. Controls
+    and line breaks are normalised already: in ASCII text only spaces, tabs and \n are left."""
+    if "  " in text or (not text.isascii() and _OTHER_LINE_SPACES.search(text)):
+        return _LINE_SPACES.sub(" ", text)
+    return text  # the usual case: only single spaces, nothing to change
+
+
+def _trim_line_ends(text: str) -> str:
+    """Spaces and tabs before each \n removed (str.replace is much faster than a regex
+    scan; a long run of tabs goes to the regex, so this never turns quadratic)."""
+    for _ in range(3):
+        if " \n" not in text and "\t\n" not in text:
+            return text
+        text = text.replace(" \n", "\n").replace("\t\n", "\n")
+    return _LINE_ENDS.sub("\n", text)
+
+
+def _at_most_one_blank_line(text: str) -> str:
+    """`\n{3,}` → two: each pass shortens every run by a third, so passes grow as log(n)."""
+    while "\n\n\n" in text:
+        text = text.replace("\n\n\n", "\n\n")
+    return text
+
+
 def clean_multiline(value: object) -> str:
     """Paragraphs kept: lines trimmed at the end, at most one blank line in a row, tabs kept."""
-    text = _LINE_SPACES.sub(" ", _nfc_without_controls(require_text(value)))  # not across lines
-    lines = "\n".join(line.rstrip() for line in text.split("\n"))
-    return _BLANK_LINES.sub("\n\n", lines).strip()
+    text = _line_spaces(_nfc_without_controls(require_text(value)))  # not across lines
+    # Only spaces, tabs and \n are whitespace now; the last line's end goes with strip().
+    return _at_most_one_blank_line(_trim_line_ends(text)).strip()

@@ -113,6 +113,13 @@ def test_epoch_ms_is_strict_milliseconds() -> None:
         (datetime(2026, 11, 1, 10, 0, 0, 120000, tzinfo=UTC), "2026-11-01T10:00:00.120Z"),
         (datetime(2026, 11, 1, 10, 0, 0, 123456, tzinfo=UTC), "2026-11-01T10:00:00.123456Z"),
         (datetime(2026, 11, 1, 11, tzinfo=BERLIN), "2026-11-01T10:00:00Z"),
+        # UTC under other names, and odd offsets, all end as Z
+        (datetime(2026, 11, 1, 10, 0, 0, 5000, tzinfo=ZoneInfo("UTC")), "2026-11-01T10:00:00.005Z"),
+        (datetime(2026, 11, 1, 10, tzinfo=timezone(timedelta(0))), "2026-11-01T10:00:00Z"),
+        (
+            datetime(2026, 11, 1, 10, 30, 15, tzinfo=timezone(timedelta(minutes=30, seconds=15))),
+            "2026-11-01T10:00:00Z",
+        ),
     ],
 )
 def test_rfc3339_output(moment: datetime, expected: str) -> None:

@@ -1,10 +1,16 @@
 """Text is NFC, trimmed and free of control characters; HTML becomes plain text with its
 paragraphs, and scripts and styles vanish with their content."""
 
+import re
+import unicodedata
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.transform.errors import NormalisationError
 from app.transform.normalise import clean_multiline, clean_text, html_to_text
+from app.transform.normalise.text import flow_spaces, without_controls
 
 
 @pytest.mark.parametrize(
@@ -80,3 +86,35 @@ def test_a_large_description_is_handled() -> None:
     html = "<p>" + "linen " * 200_000 + "</p><script>" + "x" * 1000 + "</script>"
     text = html_to_text(html)
     assert text.startswith("linen linen") and "x" not in text
+
+
+# The normalisers take faster ways than these plain definitions; they must give the same text.
+_RUN_OF_SPACES = re.compile(r"\s+")
+_LINE_BREAKS = re.compile(r"\r\n?|[\x0b\x0c\x85\u2028\u2029]")
+_LINE_SPACES = re.compile(r"[^\S\n\t]+")
+_BLANK_LINES = re.compile(r"\n{3,}")
+WHITESPACE_HEAVY = st.lists(
+    st.text(max_size=4)
+    | st.sampled_from([" ", "  ", "\t", "\t" * 7, "\n", "\n" * 9, " \n", "\t\n", "\r\n", "\xa0"])
+    | st.sampled_from(["\u3000", "\u2028", "\x0b", "\x1c", "\x85", "<br>", "<li>a</li>", "<p>"]),
+    max_size=12,
+).map("".join)
+
+
+def _plain_multiline(text: str) -> str:
+    text = unicodedata.normalize("NFC", without_controls(_LINE_BREAKS.sub("\n", text)))
+    text = _LINE_SPACES.sub(" ", text)
+    lines = "\n".join(line.rstrip() for line in text.split("\n"))
+    return _BLANK_LINES.sub("\n\n", lines).strip()
+
+
+@settings(max_examples=400)
+@given(WHITESPACE_HEAVY)
+def test_fast_text_paths_match_their_definitions(text: str) -> None:
+    assert flow_spaces(text) == _RUN_OF_SPACES.sub(" ", text)
+    assert clean_multiline(text) == _plain_multiline(text)
+
+
+def test_long_runs_of_tabs_and_newlines_are_trimmed() -> None:
+    text = "a" + "\t" * 50_000 + "\n" + "\n" * 50_000 + "b \t \n"
+    assert clean_multiline(text) == "a\n\nb"

@@ -58,6 +58,19 @@ EXPRESSION_INDEXES = {
             "\n    ELSE NULL\nEND)",
         },
     ),
+    "ix_webhook_notices_subject_email": (
+        "webhook_notices",
+        "client_id, livemode",
+        {
+            "sqlite": "lower(coalesce(json_extract(payload, '$.email'), "
+            "json_extract(payload, '$.properties.email'), json_extract(payload, '$.Email'), "
+            "json_extract(payload, '$.billing.email'), "
+            "json_extract(payload, '$.propertyValue')))",
+            "postgresql": "lower(COALESCE(payload ->> 'email', "
+            "payload #>> '{properties,email}', payload ->> 'Email', "
+            "payload #>> '{billing,email}', payload ->> 'propertyValue'))",
+        },
+    ),
 }
 
 
@@ -134,6 +147,11 @@ def upgrade() -> None:
         "quarantined_records",
         ["client_id", "livemode", "external_id"],
     )
+    op.create_index(
+        "ix_webhook_notices_subject_object_id",
+        "webhook_notices",
+        ["client_id", "livemode", "source", "object_id"],
+    )
     dialect = op.get_bind().dialect.name
     for name, (table, columns, expression) in EXPRESSION_INDEXES.items():
         op.execute(f"CREATE INDEX {name} ON {table} ({columns}, {expression[dialect]})")
@@ -142,6 +160,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     for name in EXPRESSION_INDEXES:
         op.execute(f"DROP INDEX {name}")
+    op.drop_index("ix_webhook_notices_subject_object_id", "webhook_notices")
     op.drop_index("ix_quarantined_records_subject_external_id", "quarantined_records")
     op.drop_index("ix_canonical_records_subject_external_id", "canonical_records")
     op.drop_table("privacy_suppressed_subjects")

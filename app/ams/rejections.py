@@ -1,0 +1,194 @@
+"""Records the AMS refused, held in the quarantine (stage `ams`) beside the records that failed
+validation, so they are found, fixed, replayed and discarded the same way.
+
+Such a record passed the gateway: what failed is its canonical form in Airtable. Its entry holds
+no staged raw input (position -1); its attempt is the canonical record, its job the one that
+brought the current content. One OPEN entry per record at most: a new refusal updates it. A sync
+that writes the record resolves it; fixing or replaying it sends the record to the AMS again.
+"""
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.ams.due import mark_sync_due
+from app.ams.fieldmap import TableMap
+from app.ams.models import AmsSyncRecord
+from app.contracts.entities import Entity
+from app.db.models import CanonicalRecord, IngestJob
+from app.ids import new_id
+from app.quarantine.models import QuarantinedRecord, QuarantineStage, QuarantineStatus
+from app.tenancy.models import Tenant
+
+log = structlog.get_logger("gateway.ams")
+
+AMS_REJECTED = "ams_rejected"  # Airtable refused the row (its 422 error type and message)
+ASSET_REJECTED = "asset_rejected"  # the asset's file could not be fetched or was refused
+NO_RAW_INPUT = -1
+Key = tuple[str, str]  # (source_platform, external_id)
+_QUOTED = re.compile(r'"+([^"]+)"+')
+
+
+@dataclass(frozen=True)
+class Refusal:
+    record: CanonicalRecord
+    code: str
+    error_type: str
+    message: str
+
+
+def field_path(table_map: TableMap, refusal: Refusal) -> str:
+    """The standard field behind the column Airtable names (or whose select lacks the option
+    it names); empty (the whole record) when no column maps back."""
+    if refusal.code == ASSET_REJECTED:
+        return "source_url"
+    quoted = set(_QUOTED.findall(refusal.message))
+    for column in table_map.columns:
+        if column.name in quoted:
+            return column.paths[0]
+    for column in table_map.columns:
+        value = column.value(refusal.record.data) if column.select else None
+        values = value if isinstance(value, list) else [value]
+        if value is not None and quoted & {str(v) for v in values}:
+            return column.paths[0]
+    return ""
+
+
+def _errors(table_map: TableMap, refusal: Refusal) -> list[dict[str, Any]]:
+    refused_by = "Airtable refused the record" if refusal.code == AMS_REJECTED else "The AMS"
+    return [
+        {
+            "code": refusal.code,
+            "message": f"{refused_by} ({refusal.error_type}): {refusal.message}",
+            "path": field_path(table_map, refusal),
+            "rule_id": None,
+            "value": None,
+            "error_type": refusal.error_type,
+        }
+    ]
+
+
+def _open_entries(tenant: Tenant, entity: Entity, keys: Sequence[Key]) -> Any:
+    table = QuarantinedRecord
+    return and_(
+        table.client_id == tenant.client_id,
+        table.livemode == tenant.livemode,
+        table.entity == entity.value,
+        table.stage == QuarantineStage.AMS.value,
+        table.status == QuarantineStatus.OPEN.value,
+        or_(*(and_(table.source_platform == p, table.external_id == e) for p, e in keys)),
+    )
+
+
+async def hold(
+    session: AsyncSession, tenant: Tenant, table_map: TableMap, refusals: Sequence[Refusal]
+) -> None:
+    """In the transaction that records the refusals: a new OPEN entry per record, or its open
+    one updated (errors, attempt, job, attempts + 1)."""
+    if not refusals:
+        return
+    entity = table_map.entity
+    keys = [(r.record.source_platform, r.record.external_id) for r in refusals]
+    found = await session.scalars(
+        select(QuarantinedRecord).where(_open_entries(tenant, entity, keys))
+    )
+    held = {(entry.source_platform, entry.external_id): entry for entry in found}
+    wanted_jobs = {refusal.record.last_job_id for refusal in refusals}
+    jobs = set(await session.scalars(select(IngestJob.id).where(IngestJob.id.in_(wanted_jobs))))
+    now = datetime.now(UTC)
+    for refusal in refusals:
+        record = refusal.record
+        entry = held.get((record.source_platform, record.external_id))
+        if entry is not None:
+            entry.errors = _errors(table_map, refusal)
+            entry.mapped = record.data
+            entry.attempts += 1
+            entry.updated_at = now
+            entry.job_id = record.last_job_id if record.last_job_id in jobs else entry.job_id
+            continue
+        if record.last_job_id not in jobs:  # its job was purged: nothing left to point at
+            log.warning("ams.rejection_not_held", external_id=record.external_id)
+            continue
+        session.add(_new_entry(tenant, table_map, refusal, now))
+
+
+def _new_entry(
+    tenant: Tenant, table_map: TableMap, refusal: Refusal, now: datetime
+) -> QuarantinedRecord:
+    record = refusal.record
+    return QuarantinedRecord(
+        id=new_id("qr"),
+        client_id=tenant.client_id,
+        livemode=tenant.livemode,
+        job_id=record.last_job_id,
+        position=NO_RAW_INPUT,
+        stage=QuarantineStage.AMS.value,
+        entity=record.entity,
+        source_platform=record.source_platform,
+        raw_platform=None,
+        external_id=record.external_id,
+        status=QuarantineStatus.OPEN.value,
+        mapped=record.data,
+        patches=None,
+        errors=_errors(table_map, refusal),
+        rule_ids="",
+        attempts=1,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+async def resolve(
+    session: AsyncSession, tenant: Tenant, entity: Entity, keys: Sequence[Key]
+) -> None:
+    """The AMS took these records now: their open entries are RESOLVED."""
+    if not keys:
+        return
+    now = datetime.now(UTC)
+    for start in range(0, len(keys), 500):
+        chosen = keys[start : start + 500]
+        await session.execute(
+            update(QuarantinedRecord)
+            .where(_open_entries(tenant, entity, chosen))
+            .values(
+                status=QuarantineStatus.RESOLVED.value,
+                resolved_at=now,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def send_again(
+    session: AsyncSession, tenant: Tenant, records: Sequence[tuple[str, str, str]]
+) -> None:
+    """Have the next sync send these (entity, source_platform, external_id) records again even
+    when their content did not change (e.g. the base was corrected), and mark it due."""
+    table = AmsSyncRecord
+    for entity in sorted({entity for entity, _, _ in records}):
+        keys = [(p, e) for kind, p, e in records if kind == entity]
+        for start in range(0, len(keys), 500):
+            chosen = keys[start : start + 500]
+            await session.execute(
+                update(table)
+                .where(
+                    table.client_id == tenant.client_id,
+                    table.livemode == tenant.livemode,
+                    table.entity == entity,
+                    or_(
+                        *(
+                            and_(table.source_platform == p, table.external_id == e)
+                            for p, e in chosen
+                        )
+                    ),
+                )
+                .values(content_hash="")  # differs from every canonical hash: sent again
+                .execution_options(synchronize_session=False)
+            )
+        await mark_sync_due(session, tenant, Entity(entity))

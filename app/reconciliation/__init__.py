@@ -1,0 +1,1 @@
+"""The daily reconciliation audit: canonical records compared with the client's AMS base."""

@@ -1,0 +1,138 @@
+"""What the gateway believes the base holds: the canonical records of a tenant and entity with
+their sync bookkeeping. A record is judged only when it is settled — written, not refused, and
+its current content (under the current field map) is what was written; any other is pending."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.ams.fieldmap import TableMap
+from app.ams.models import AmsSyncRecord, RecordSyncStatus
+from app.contracts.entities import Entity
+from app.db.models import CanonicalRecord
+from app.reconciliation.compare import Columns, Expected, Key
+from app.tenancy.models import Tenant
+
+IN_CHUNK = 1000  # ids per IN (...): far below SQLite's and asyncpg's bound-parameter limits
+
+
+@dataclass
+class Snapshot:
+    population: int  # settled records
+    expected: list[Expected] = field(default_factory=list)
+    unjudged: dict[Key, str | None] = field(default_factory=dict)  # full runs only
+
+
+def _joined() -> Any:
+    record, synced = CanonicalRecord, AmsSyncRecord
+    return and_(
+        synced.client_id == record.client_id,
+        synced.livemode == record.livemode,
+        synced.entity == record.entity,
+        synced.source_platform == record.source_platform,
+        synced.external_id == record.external_id,
+    )
+
+
+def _settled(map_version: int) -> Any:
+    record, synced = CanonicalRecord, AmsSyncRecord
+    return and_(
+        synced.status == RecordSyncStatus.SYNCED.value,
+        synced.airtable_record_id.is_not(None),
+        synced.content_hash == record.content_hash,
+        synced.map_version == map_version,
+    )
+
+
+def _of(tenant: Tenant, entity: Entity) -> Any:
+    record = CanonicalRecord
+    return and_(
+        record.client_id == tenant.client_id,
+        record.livemode == tenant.livemode,
+        record.entity == entity.value,
+    )
+
+
+async def settled_count(
+    session: AsyncSession, tenant: Tenant, entity: Entity, map_version: int
+) -> int:
+    found = await session.scalar(
+        select(func.count())
+        .select_from(CanonicalRecord)
+        .join(AmsSyncRecord, _joined())
+        .where(_of(tenant, entity), _settled(map_version))
+    )
+    return int(found or 0)
+
+
+async def sample(
+    session: AsyncSession,
+    tenant: Tenant,
+    table_map: TableMap,
+    columns: Columns,
+    size: int,
+    population: int,
+) -> Snapshot:
+    """`size` settled records drawn at random."""
+    record, synced = CanonicalRecord, AmsSyncRecord
+    rows = await session.execute(
+        select(record.source_platform, record.external_id, record.data, synced.airtable_record_id)
+        .join(synced, _joined())
+        .where(_of(tenant, table_map.entity), _settled(table_map.version))
+        .order_by(func.random())
+        .limit(size)
+    )
+    snapshot = Snapshot(population)
+    for platform, external_id, data, airtable_id in rows.tuples():
+        cells = columns.expected(table_map, data)
+        snapshot.expected.append(Expected((platform, external_id), airtable_id, cells))
+    return snapshot
+
+
+async def everything(
+    session: AsyncSession, tenant: Tenant, table_map: TableMap, columns: Columns
+) -> Snapshot:
+    """Every record: the settled ones to judge, the others only known (their rows are no extra)."""
+    record, synced = CanonicalRecord, AmsSyncRecord
+    rows = await session.execute(
+        select(
+            record.source_platform,
+            record.external_id,
+            record.data,
+            synced.airtable_record_id,
+            _settled(table_map.version),
+        )
+        .outerjoin(synced, _joined())
+        .where(_of(tenant, table_map.entity))
+    )
+    snapshot = Snapshot(0)
+    for platform, external_id, data, airtable_id, settled in rows.tuples():
+        key = (platform, external_id)
+        if not settled:
+            snapshot.unjudged[key] = airtable_id
+            continue
+        snapshot.population += 1
+        snapshot.expected.append(Expected(key, airtable_id, columns.expected(table_map, data)))
+    return snapshot
+
+
+async def rewritten_since(
+    session: AsyncSession, tenant: Tenant, entity: Entity, since: Any, keys: list[Key]
+) -> set[Key]:
+    """Records the sync wrote while the audit read the base: not judged on what it read."""
+    synced, moved = AmsSyncRecord, set()
+    external_ids = sorted({key[1] for key in keys})
+    for start in range(0, len(external_ids), IN_CHUNK):
+        found = await session.execute(
+            select(synced.source_platform, synced.external_id).where(
+                synced.client_id == tenant.client_id,
+                synced.livemode == tenant.livemode,
+                synced.entity == entity.value,
+                synced.updated_at >= since,
+                synced.external_id.in_(external_ids[start : start + IN_CHUNK]),
+            )
+        )
+        moved |= {(platform, external_id) for platform, external_id in found.tuples()}
+    return moved
