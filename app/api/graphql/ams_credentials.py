@@ -115,9 +115,7 @@ class AmsCredentialsPayload:
 
 
 def _failed(error: GatewayError) -> AmsCredentialsPayload:
-    problems = [UserError.from_field_error(e) for e in error.errors]
-    errors = problems or [UserError(code=error.code, message=error.message, path=None)]
-    return AmsCredentialsPayload(ams_credentials=None, errors=errors)
+    return AmsCredentialsPayload(ams_credentials=None, errors=UserError.all_from(error))
 
 
 def _actor(info: Info) -> str | None:

@@ -81,11 +81,6 @@ def _tenant(info: Info) -> Tenant:
     return tenant
 
 
-def _user_errors(error: GatewayError) -> list[UserError]:
-    problems = [UserError.from_field_error(problem) for problem in error.errors]
-    return problems or [UserError(code=error.code, message=error.message, path=None)]
-
-
 @strawberry.type
 class ArchivalQuery:
     @strawberry.field(permission_classes=READING, description="The latest full resync passes.")
@@ -114,7 +109,7 @@ class ArchivalMutation:
             async with info.context.services.sessions() as session, session.begin():
                 outcome = await archival.archive_records(session, _tenant(info), input.entity, keys)
         except GatewayError as error:
-            return ArchiveRecordsPayload(archived=0, errors=_user_errors(error))
+            return ArchiveRecordsPayload(archived=0, errors=UserError.all_from(error))
         errors = [UserError.from_field_error(problem) for problem in outcome.errors]
         return ArchiveRecordsPayload(archived=outcome.archived, errors=errors)
 
@@ -140,5 +135,5 @@ class ArchivalMutation:
                 row = await archival.complete_full_resync(session, _tenant(info), entity)
                 done = FullResync.from_row(row)
         except GatewayError as error:
-            return FullResyncPayload(full_resync=None, errors=_user_errors(error))
+            return FullResyncPayload(full_resync=None, errors=UserError.all_from(error))
         return FullResyncPayload(full_resync=done, errors=[])

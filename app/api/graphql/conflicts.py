@@ -227,7 +227,5 @@ class ConflictsMutation:
                     principal.key_id,
                 )
         except GatewayError as error:
-            problems = [UserError.from_field_error(e) for e in error.errors]
-            fallback = [UserError(code=error.code, message=error.message, path=None)]
-            return SetConflictPolicyPayload(policy=None, errors=problems or fallback)
+            return SetConflictPolicyPayload(policy=None, errors=UserError.all_from(error))
         return SetConflictPolicyPayload(policy=ConflictPolicy.of(saved), errors=[])

@@ -38,11 +38,6 @@ def _tenant(info: Info) -> Tenant:
     return tenant
 
 
-def _errors(error: GatewayError) -> list[UserError]:
-    fields = [UserError.from_field_error(e) for e in error.errors]
-    return fields or [UserError(code=error.code, message=error.message, path=None)]
-
-
 @strawberry.type(description="One data field of an event type's payload.")
 class EventField:
     name: str
@@ -332,7 +327,9 @@ class EventsMutation:
                     input.description,
                 )
         except GatewayError as error:
-            return WebhookEndpointSecretPayload(endpoint=None, secret=None, errors=_errors(error))
+            return WebhookEndpointSecretPayload(
+                endpoint=None, secret=None, errors=UserError.all_from(error)
+            )
         return WebhookEndpointSecretPayload(
             endpoint=WebhookEndpoint.from_row(created.endpoint), secret=created.secret, errors=[]
         )
@@ -354,7 +351,7 @@ class EventsMutation:
             async with info.context.services.sessions() as session, session.begin():
                 row = await events.update_endpoint(session, _tenant(info), str(input.id), changes)
         except GatewayError as error:
-            return WebhookEndpointPayload(endpoint=None, errors=_errors(error))
+            return WebhookEndpointPayload(endpoint=None, errors=UserError.all_from(error))
         return WebhookEndpointPayload(endpoint=WebhookEndpoint.from_row(row), errors=[])
 
     @strawberry.mutation(
@@ -373,7 +370,9 @@ class EventsMutation:
                     session, services.settings, _tenant(info), str(input.id), overlap
                 )
         except GatewayError as error:
-            return WebhookEndpointSecretPayload(endpoint=None, secret=None, errors=_errors(error))
+            return WebhookEndpointSecretPayload(
+                endpoint=None, secret=None, errors=UserError.all_from(error)
+            )
         return WebhookEndpointSecretPayload(
             endpoint=WebhookEndpoint.from_row(rotated.endpoint), secret=rotated.secret, errors=[]
         )
@@ -389,7 +388,7 @@ class EventsMutation:
             async with info.context.services.sessions() as session, session.begin():
                 await events.delete_endpoint(session, _tenant(info), str(input.id))
         except GatewayError as error:
-            return DeleteWebhookEndpointPayload(deleted_id=None, errors=_errors(error))
+            return DeleteWebhookEndpointPayload(deleted_id=None, errors=UserError.all_from(error))
         return DeleteWebhookEndpointPayload(deleted_id=input.id, errors=[])
 
     @strawberry.mutation(
@@ -408,7 +407,7 @@ class EventsMutation:
             async with info.context.services.sessions() as session, session.begin():
                 replayed = await events.replay(session, _tenant(info), selection)
         except GatewayError as error:
-            return ReplayEventsPayload(events=0, deliveries=0, errors=_errors(error))
+            return ReplayEventsPayload(events=0, deliveries=0, errors=UserError.all_from(error))
         return ReplayEventsPayload(
             events=replayed.events, deliveries=replayed.deliveries, errors=[]
         )

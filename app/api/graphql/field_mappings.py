@@ -82,11 +82,6 @@ async def field_mappings_of(info: Info) -> list[FieldMapping]:
     return [FieldMapping.of(view) for view in views]
 
 
-def _user_errors(error: GatewayError) -> list[UserError]:
-    problems = [UserError.from_field_error(problem) for problem in error.errors]
-    return problems or [UserError(code=error.code, message=error.message, path=None)]
-
-
 @strawberry.type
 class FieldMappingsMutation:
     @strawberry.mutation(
@@ -112,5 +107,5 @@ class FieldMappingsMutation:
                     principal.key_id,
                 )
         except GatewayError as error:
-            return SetFieldMappingPayload(field_mapping=None, errors=_user_errors(error))
+            return SetFieldMappingPayload(field_mapping=None, errors=UserError.all_from(error))
         return SetFieldMappingPayload(field_mapping=FieldMapping.of(view), errors=[])

@@ -153,10 +153,9 @@ class PartnerReportsMutation:
             async with info.context.services.sessions() as session, session.begin():
                 run = await reports.report_sync_run(session, info.context.principal, report)
         except GatewayError as error:
-            problems = [UserError.from_field_error(problem) for problem in error.errors]
             return SyncRunPayload(
                 sync_run=None,
-                errors=problems or [UserError(code=error.code, message=error.message, path=None)],
+                errors=UserError.all_from(error),
             )
         return SyncRunPayload(sync_run=SyncRun.from_row(run), errors=[])
 

@@ -101,11 +101,6 @@ def _principal(info: Info) -> Principal:
     return principal
 
 
-def _user_errors(error: GatewayError) -> list[UserError]:
-    problems = [UserError.from_field_error(problem) for problem in error.errors]
-    return problems or [UserError(code=error.code, message=error.message, path=None)]
-
-
 async def _subject(info: Info, given: SubjectInput) -> Subject:
     tenant = _principal(info).tenant
     async with reading(info.context.services.sessions) as session:
@@ -147,7 +142,7 @@ class PrivacyQuery:
                 )
             hashed = subject_hash(services.settings, principal.tenant, subject)
         except GatewayError as error:
-            return ExportSubjectPayload(subject=None, errors=_user_errors(error))
+            return ExportSubjectPayload(subject=None, errors=UserError.all_from(error))
         services.audit.record(
             AuditEntry.by(
                 principal,
@@ -184,7 +179,7 @@ class PrivacyMutation:
                 services, principal, subject, info.context.request_id
             )
         except GatewayError as error:
-            return EraseSubjectPayload(receipt=None, errors=_user_errors(error))
+            return EraseSubjectPayload(receipt=None, errors=UserError.all_from(error))
         return EraseSubjectPayload(receipt=_receipt(receipt), errors=[])
 
     @strawberry.mutation(

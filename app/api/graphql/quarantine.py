@@ -211,11 +211,6 @@ def _reveals_personal(info: Info) -> bool:
     return reveals_personal(_principal(info))
 
 
-def _user_errors(error: GatewayError) -> list[UserError]:
-    problems = [UserError.from_field_error(problem) for problem in error.errors]
-    return problems or [UserError(code=error.code, message=error.message, path=None)]
-
-
 def _selection(
     ids: list[strawberry.ID] | None, filter: QuarantineFilterInput | None
 ) -> tuple[list[str] | None, QuarantineFilter | None]:
@@ -300,7 +295,7 @@ class QuarantineMutation:
                 payload = _fixed(result, _reveals_personal(info), archived)
         except GatewayError as error:
             return FixQuarantinedRecordPayload(
-                quarantined_record=None, record=None, outcome=None, errors=_user_errors(error)
+                quarantined_record=None, record=None, outcome=None, errors=UserError.all_from(error)
             )
         return payload
 
@@ -324,7 +319,7 @@ class QuarantineMutation:
                 done = await quarantine.replay(session, _principal(info), *_selection(ids, filter))
         except GatewayError as error:
             return ReplayQuarantinedPayload(
-                jobs=[], replayed=0, errors=_user_errors(error), resent=0
+                jobs=[], replayed=0, errors=UserError.all_from(error), resent=0
             )
         await services.dispatcher.dispatch([job.id for job in done.jobs])
         return ReplayQuarantinedPayload(
@@ -351,5 +346,5 @@ class QuarantineMutation:
                     session, _principal(info), *_selection(ids, filter)
                 )
         except GatewayError as error:
-            return DiscardQuarantinedPayload(discarded=0, errors=_user_errors(error))
+            return DiscardQuarantinedPayload(discarded=0, errors=UserError.all_from(error))
         return DiscardQuarantinedPayload(discarded=count, errors=[])

@@ -95,9 +95,7 @@ async def _change(
             for door in doors:
                 row = await ratelimits.set_door_limit(session, client_id, door, limit)
     except GatewayError as error:
-        problems = [UserError.from_field_error(e) for e in error.errors]
-        errors = problems or [UserError(code=error.code, message=error.message, path=None)]
-        return RateLimitPayload(client_id=None, rate_limits=None, errors=errors)
+        return RateLimitPayload(client_id=None, rate_limits=None, errors=UserError.all_from(error))
     services.rate_limiter.forget(client_id)  # this process at once; others within the cache TTL
     return RateLimitPayload(
         client_id=strawberry.ID(client_id),

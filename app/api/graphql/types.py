@@ -14,7 +14,7 @@ from app.contracts.entities import Entity
 from app.contracts.fields import SourcePlatform
 from app.db.models import CanonicalRecord, IngestJob
 from app.db.models import RecordError as RecordErrorRow
-from app.errors import FieldError
+from app.errors import FieldError, GatewayError
 from app.jobs.models import Door, JobStatus
 from app.jobs.service import request_path
 from app.pagination import Page
@@ -49,6 +49,12 @@ class UserError:
     @classmethod
     def from_field_error(cls, error: FieldError) -> "UserError":
         return cls(code=error.code, message=error.message, path=error.dotted_path or None)
+
+    @classmethod
+    def all_from(cls, error: GatewayError) -> list["UserError"]:
+        """A refused input's field errors, or the error itself when it names no field."""
+        problems = [cls.from_field_error(problem) for problem in error.errors]
+        return problems or [cls(code=error.code, message=error.message, path=None)]
 
 
 @strawberry.type(description="Counts of what happened to a job's records.")

@@ -76,11 +76,6 @@ async def validation_rule_sets(info: Info) -> list[ValidationRuleSet]:
     return [ValidationRuleSet.of(view) for view in views]
 
 
-def _user_errors(error: GatewayError) -> list[UserError]:
-    problems = [UserError.from_field_error(problem) for problem in error.errors]
-    return problems or [UserError(code=error.code, message=error.message, path=None)]
-
-
 @strawberry.type
 class ValidationRulesMutation:
     @strawberry.mutation(
@@ -100,5 +95,5 @@ class ValidationRulesMutation:
                     session, principal.tenant, input.entity, given, principal.key_id
                 )
         except GatewayError as error:
-            return SetValidationRulesPayload(rule_set=None, errors=_user_errors(error))
+            return SetValidationRulesPayload(rule_set=None, errors=UserError.all_from(error))
         return SetValidationRulesPayload(rule_set=ValidationRuleSet.of(view), errors=[])

@@ -29,11 +29,6 @@ def _principal(info: Info) -> Principal:
     return principal
 
 
-def _user_errors(error: GatewayError) -> list[UserError]:
-    problems = [UserError.from_field_error(problem) for problem in error.errors]
-    return problems or [UserError(code=error.code, message=error.message, path=None)]
-
-
 @strawberry.type(description="Where one platform's webhooks for this client arrive.")
 class WebhookConnection:
     id: strawberry.ID
@@ -207,7 +202,7 @@ class WebhooksMutation:
                     session, services.settings, _principal(info).tenant, change
                 )
         except GatewayError as error:
-            return SetWebhookSecretPayload(connection=None, errors=_user_errors(error))
+            return SetWebhookSecretPayload(connection=None, errors=UserError.all_from(error))
         url = connections.webhook_url(services.settings, row)
         return SetWebhookSecretPayload(connection=WebhookConnection.from_row(row, url), errors=[])
 
@@ -224,5 +219,7 @@ class WebhooksMutation:
             async with services.sessions() as session, session.begin():
                 count = await notices.acknowledge_notices(session, _principal(info).tenant, ids)
         except GatewayError as error:
-            return AcknowledgeWebhookNoticesPayload(acknowledged=0, errors=_user_errors(error))
+            return AcknowledgeWebhookNoticesPayload(
+                acknowledged=0, errors=UserError.all_from(error)
+            )
         return AcknowledgeWebhookNoticesPayload(acknowledged=count, errors=[])
