@@ -9,7 +9,8 @@ from typing import Any, TypeVar
 
 import click
 import orjson
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.audit import service as audit
 from app.audit.service import AuditEntry
@@ -66,11 +67,21 @@ def migrate(as_json: bool) -> None:
         engine = create_engine(settings.database_url)
         try:
             await upgrade_to_head(engine)
+            await refresh_statistics(engine)
         finally:
             await engine.dispose()
 
     asyncio.run(run())
     emit(as_json, {"migrated": True}, "database is up to date")
+
+
+async def refresh_statistics(engine: AsyncEngine) -> None:
+    """PostgreSQL plans joins from table statistics, which a new or just-upgraded database may
+    lack (or keep stale while autovacuum is off): plans made without them can be orders of
+    magnitude slower. ANALYZE samples a bounded number of rows per table."""
+    if engine.dialect.name == "postgresql":
+        async with engine.begin() as connection:
+            await connection.execute(text("ANALYZE"))
 
 
 async def prepare_embedded_database(settings: Settings) -> str | None:

@@ -19,6 +19,12 @@ class AirtableFault(BaseModel):
     kind: Literal["429", "503", "timeout"]
     count: int = Field(ge=1)
     after: int = Field(default=0, ge=0)
+    matching: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Only requests whose body holds this text count (e.g. one record's "
+        "External ID): a record that keeps failing while its neighbours go through.",
+    )
 
 
 class Settings(BaseSettings):
@@ -272,6 +278,17 @@ class Settings(BaseSettings):
         default=35.0, ge=0, description="How long a 'timeout' fault holds the request."
     )
     # --- end AMS resilience ---
+    # --- AMS exhausted retries (app.ams.retries) and the shared breaker (app.integrations) ---
+    ams_max_attempts: int = Field(
+        default=8,
+        ge=1,
+        description="Sync attempts per record that fail for a transient reason (Airtable 429s "
+        "or 5xx after the per-request retries, timeouts, an open circuit, an asset origin down) "
+        "before it is quarantined EXHAUSTED. Attempts are spaced by the sync's backoff "
+        "(GATEWAY_AMS_SYNC_REDISPATCH_AFTER_SECONDS doubling, at most 64 times): the default 8 "
+        "spans about an hour with the default 30 s.",
+    )
+    # --- end AMS exhausted retries ---
     ams_sync_lease_seconds: float = Field(
         default=300.0,
         gt=0,

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
+import { precompress } from './build/compress.js';
 import { PAGES, portalContent } from './build/plugin.js';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
@@ -11,7 +12,8 @@ const root = fileURLToPath(new URL('.', import.meta.url));
 export default defineConfig({
   base: '/portal/',
   root,
-  plugins: [portalContent()],
+  // precompress(): .gz and .br siblings of every text asset, served by the gateway as they are.
+  plugins: [portalContent(), precompress()],
   build: {
     outDir: resolve(root, 'dist'),
     emptyOutDir: true,

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import orjson
 
 from app.asgi import create_app
@@ -125,12 +126,15 @@ def running_server(app: Any, port: int | None = None) -> Iterator[str]:
 
 
 @contextmanager
-def running_gateway(settings: Settings) -> Iterator[tuple[str, Settings]]:
+def running_gateway(
+    settings: Settings, wrap: Callable[[Any], Any] = lambda app: app
+) -> Iterator[tuple[str, Settings]]:
     """The gateway on a real port, its settings knowing that port (the AMS reaches the sandbox
-    emulators through it); yields the URL and those settings."""
+    emulators through it); yields the URL and those settings. `wrap` may put ASGI middleware in
+    front of the app. (tests/e2e/gateway_process.py starts the `gateway serve` process instead.)"""
     port = free_port()
     served = settings.model_copy(update={"host": "127.0.0.1", "port": port})
-    with running_server(create_app(served), port) as url:
+    with running_server(wrap(create_app(served)), port) as url:
         yield url, served
 
 
@@ -207,11 +211,26 @@ class Gateway:
 
 def serve(settings: Settings) -> Iterator[tuple[str, Settings, AirtableTraffic]]:
     """The app behind the traffic recorder, on a real port, in a background thread."""
-    port = free_port()
-    server_settings = settings.model_copy(update={"host": "127.0.0.1", "port": port})
-    traffic = AirtableTraffic(create_app(server_settings))
-    with running_server(traffic, port) as url:
-        yield url, server_settings, traffic
+    recorders: list[AirtableTraffic] = []
+
+    def recorded(app: Any) -> AirtableTraffic:
+        recorders.append(AirtableTraffic(app))
+        return recorders[0]
+
+    with running_gateway(settings, recorded) as (url, server_settings):
+        yield url, server_settings, recorders[0]
+
+
+@asynccontextmanager
+async def served_gateway(settings: Settings, http_timeout: float = 60.0) -> AsyncIterator[Gateway]:
+    """`serve` with an HTTP client to drive it: the gateway the AMS tests push to."""
+    served = serve(settings)
+    url, server_settings, traffic = next(served)
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=http_timeout) as client:
+            yield Gateway(url, server_settings, traffic, GraphQL(client))
+    finally:
+        next(served, None)
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], within: float = 60) -> Any:

@@ -7,7 +7,7 @@ from typing import Any
 from arq import Worker, cron
 from arq.connections import RedisSettings
 
-from app.ams.due import claim_due_syncs, key_parts
+from app.ams.due import claim_due_syncs, job_sync_key, key_parts
 from app.ams.service import AmsRuntime, run_sync
 from app.db.engine import create_engine, create_session_factory
 from app.events.relay import WorkerDelivery
@@ -50,8 +50,22 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 async def process_job(ctx: dict[str, Any], job_id: str) -> str | None:
     status = await run_job(ctx["sessions"], job_id, ctx["settings"])
-    await _enqueue_due_syncs(ctx)
+    await _sync_after_job(ctx, job_id)
     return status.value if status else None
+
+
+async def _sync_after_job(ctx: dict[str, Any], job_id: str) -> None:
+    """The job's own sync runs here at once: a second trip through the queue would add arq's
+    poll delay to every record's way to the AMS. The other due syncs are queued. The lease still
+    keeps one sync per tenant and entity at a time, and a sync this worker fails to finish is
+    found again by the sweeper."""
+    keys = await claim_due_syncs(ctx["sessions"], ctx["settings"])
+    own = await job_sync_key(ctx["sessions"], job_id) if keys else None
+    for key in keys:
+        if key != own:
+            await ctx["redis"].enqueue_job(SYNC_AMS_TASK, *key)
+    if own is not None and own in keys:
+        await run_sync(ctx["ams"], *key_parts(own))
 
 
 async def deliver_events(ctx: dict[str, Any]) -> int:

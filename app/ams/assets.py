@@ -37,7 +37,7 @@ class AssetFiles:
 
     stored: dict[Key, AssetFile] = field(default_factory=dict)
     refused: dict[Key, AssetError] = field(default_factory=dict)
-    deferred: set[Key] = field(default_factory=set)
+    deferred: dict[Key, AssetError] = field(default_factory=dict)  # why, for the retry count
 
 
 def folders_of(config: Mapping[str, Any]) -> dict[str, str]:
@@ -65,7 +65,7 @@ async def store_files(
             stored = await store_asset(services, tenant, record.data, folders, ams=ams)
         except AssetError as error:
             if error.retryable:
-                files.deferred.add(key)
+                files.deferred[key] = error
             else:
                 files.refused[key] = error
             return

@@ -1,18 +1,21 @@
-"""The durable "sync due" marker per tenant and entity, and finding the syncs that need a worker.
+"""The durable "sync due" marker per tenant and entity, finding the syncs that need a worker, and
+the per-record `sync_pending` marker that tells a sync which records to look at.
 
 The database is the truth: the queue (arq, or the in-process one) carries only the keys, so a
 lost message is found again here by the sweeper."""
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, or_, select, update
+from sqlalchemy import Table, and_, bindparam, false, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.ams.models import AmsSyncState
 from app.contracts.entities import Entity
 from app.db.engine import reading
+from app.db.models import CanonicalRecord, IngestJob
 from app.settings import Settings
 from app.tenancy.models import Tenant
 
@@ -55,6 +58,49 @@ async def mark_sync_due(session: AsyncSession, tenant: Tenant, entity: Entity) -
     )
 
 
+_CANONICAL = cast(Table, CanonicalRecord.__table__)
+
+
+def _canonical_by_key(*conditions: Any) -> Any:
+    """An UPDATE of canonical records, one per parameter set (see `key_parameters`)."""
+    table = _CANONICAL
+    return update(table).where(
+        table.c.client_id == bindparam("k_client"),
+        table.c.livemode == bindparam("k_livemode"),
+        table.c.entity == bindparam("k_entity"),
+        table.c.source_platform == bindparam("k_platform"),
+        table.c.external_id == bindparam("k_external"),
+        *conditions,
+    )
+
+
+def key_parameters(tenant: Tenant, entity: str, platform: str, external_id: str) -> dict[str, Any]:
+    return {
+        "k_client": tenant.client_id,
+        "k_livemode": tenant.livemode,
+        "k_entity": entity,
+        "k_platform": platform,
+        "k_external": external_id,
+    }
+
+
+PEND = _canonical_by_key(_CANONICAL.c.sync_pending == false()).values(sync_pending=True)
+# Cleared only while the content is the one handled: a newer write keeps it pending.
+HANDLED = _canonical_by_key(
+    _CANONICAL.c.content_hash == bindparam("k_hash"), _CANONICAL.c.sync_pending
+).values(sync_pending=False)
+
+
+async def mark_pending(
+    session: AsyncSession, tenant: Tenant, entity: Entity, keys: Sequence[tuple[str, str]]
+) -> None:
+    """Have the sync look at these (source_platform, external_id) records again, changed or not
+    (their AMS bookkeeping was reset): a pass reads only the records marked pending."""
+    if keys:
+        rows = [key_parameters(tenant, entity.value, *key) for key in keys]
+        await session.execute(PEND, rows)
+
+
 def _due(now: datetime, settings: Settings) -> Any:
     state = AmsSyncState
     redispatch_before = now - timedelta(seconds=settings.ams_sync_redispatch_after_seconds)
@@ -69,6 +115,18 @@ def _due(now: datetime, settings: Settings) -> Any:
 def backed_off(now: datetime) -> Any:
     """A sync that failed is not retried before its backoff ends (see app.ams.service)."""
     return or_(AmsSyncState.retry_at.is_(None), AmsSyncState.retry_at <= now)
+
+
+async def job_sync_key(sessions: async_sessionmaker[AsyncSession], job_id: str) -> SyncKey | None:
+    """The sync an ingest job's records go to."""
+    job = IngestJob
+    async with reading(sessions) as session:
+        found = (
+            await session.execute(
+                select(job.client_id, job.livemode, job.entity).where(job.id == job_id)
+            )
+        ).first()
+    return None if found is None else (found[0], bool(found[1]), found[2])
 
 
 async def claim_due_syncs(

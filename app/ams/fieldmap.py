@@ -3,7 +3,7 @@ field is written to, and how. Data, checked at load against the base template so
 template does not have fails at start-up, not on the first write."""
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,9 @@ class TableMap:
     merge_on: tuple[str, ...]
     version: int
     archive_field: str | None = None  # checkbox column checked on archived records
+    # Linked records' merged row (app.ams.identity_rows): what → column ("identity", "members");
+    # empty when the entity writes one row per record whatever the links.
+    identity_fields: dict[str, str] = field(default_factory=dict)
 
     def content(self, data: dict[str, Any]) -> dict[str, Any]:
         """The mapped columns (sync columns aside) of a canonical record."""
@@ -102,13 +105,15 @@ def table_maps(contracts_dir: Path) -> dict[Entity, TableMap]:
         table = template.get(spec["table"])
         if table is None:
             raise FieldMapError(f"{entity}: the base template has no table {spec['table']!r}")
-        fields = {field["name"]: field for field in table["fields"]}
+        fields = {column["name"]: column for column in table["fields"]}
         columns = tuple(_column(name, rule, fields) for name, rule in spec["fields"].items())
         archive_field = document.get("archive_field")
+        identity_fields = document.get("identity_fields", {}) if spec.get("linked_rows") else {}
         for name in [
             *document["sync_fields"],
             *document["merge_on"],
             *([archive_field] if archive_field else []),
+            *identity_fields,
         ]:
             if name not in fields:
                 raise FieldMapError(f"{spec['table']}: the base template has no column {name!r}")
@@ -120,6 +125,7 @@ def table_maps(contracts_dir: Path) -> dict[Entity, TableMap]:
             merge_on=tuple(document["merge_on"]),
             version=int(document["version"]),
             archive_field=archive_field,
+            identity_fields={what: column for column, what in identity_fields.items()},
         )
     return maps
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -27,6 +28,7 @@ _JSON = JSON().with_variant(JSONB(), "postgresql")
 class RecordSyncStatus(StrEnum):
     SYNCED = "synced"
     REJECTED = "rejected"
+    EXHAUSTED = "exhausted"  # transient failures until its retries ran out (app.ams.retries)
 
 
 class AmsSyncState(Base):
@@ -48,7 +50,9 @@ class AmsSyncState(Base):
         UtcDateTime(), nullable=True, doc="When the last successful sync finished."
     )
     written: Mapped[int] = mapped_column(Integer, doc="Counts of the last successful sync")
-    unchanged: Mapped[int] = mapped_column(Integer)
+    unchanged: Mapped[int] = mapped_column(
+        Integer, doc="Not written any more: read as app.ams.service.unchanged_count (to drop)"
+    )
     rejected: Mapped[int] = mapped_column(Integer)
     requests: Mapped[int] = mapped_column(Integer, doc="Airtable requests the last sync made")
     platforms: Mapped[dict[str, Any]] = mapped_column(
@@ -76,6 +80,18 @@ class AmsSyncRecord(Base):
             name="uq_ams_sync_records_identity",
         ),
         Index(None, "client_id", "livemode", "status"),
+        # The sync's look-ups: records handled with another field map, rows showing an archival.
+        Index(None, "client_id", "livemode", "entity", "map_version"),
+        Index(
+            "ix_ams_sync_records_archived",
+            "client_id",
+            "livemode",
+            "entity",
+            "archived_at",
+            sqlite_where=text("archived_at IS NOT NULL"),
+            postgresql_where=text("archived_at IS NOT NULL"),
+        ),
+        Index(None, "client_id", "livemode", "entity", "merged_into"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -99,6 +115,12 @@ class AmsSyncRecord(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     archived_at: Mapped[datetime | None] = mapped_column(
         UtcDateTime(), nullable=True, doc="The archival the AMS row shows (null: not archived)"
+    )
+    merged_into: Mapped[str | None] = mapped_column(
+        String(40),
+        nullable=True,
+        doc="Linked records' merged AMS row: the id of the sync record holding it (its own id "
+        "for the holder); null: the record has its own row (app.ams.identity_rows)",
     )
 
 

@@ -99,15 +99,20 @@ async def _production_ready(
                 )
                 .group_by(AmsSyncRecord.status)
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     rejected = counts.get(RecordSyncStatus.REJECTED.value, 0)
     if rejected:
         row.onboarding_reason = (
             f"{rejected} record(s) were rejected by Airtable (see viewer.amsSync.rejected): "
             "fix them and push them again."
+        )
+        return
+    exhausted = counts.get(RecordSyncStatus.EXHAUSTED.value, 0)
+    if exhausted:
+        row.onboarding_reason = (
+            f"{exhausted} record(s) could not be written to the AMS after every retry (see "
+            "quarantine, status EXHAUSTED): replay them once the AMS answers again."
         )
         return
     if not counts.get(RecordSyncStatus.SYNCED.value, 0):

@@ -5,6 +5,10 @@ Such a record passed the gateway: what failed is its canonical form in Airtable.
 no staged raw input (position -1); its attempt is the canonical record, its job the one that
 brought the current content. One OPEN entry per record at most: a new refusal updates it. A sync
 that writes the record resolves it; fixing or replaying it sends the record to the AMS again.
+
+A record whose writes kept failing for a transient reason until its attempts ran out
+(app.ams.retries) is held the same way with status EXHAUSTED; a refusal or a write settles it
+as any open entry.
 """
 
 import re
@@ -17,7 +21,8 @@ import structlog
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.ams.due import mark_sync_due
+from app.ams import retries
+from app.ams.due import mark_pending, mark_sync_due
 from app.ams.fieldmap import TableMap
 from app.ams.models import AmsSyncRecord
 from app.contracts.entities import Entity
@@ -30,6 +35,8 @@ log = structlog.get_logger("gateway.ams")
 
 AMS_REJECTED = "ams_rejected"  # Airtable refused the row (its 422 error type and message)
 ASSET_REJECTED = "asset_rejected"  # the asset's file could not be fetched or was refused
+AMS_EXHAUSTED = "ams_exhausted"  # transient failures (5xx, timeouts, ...) until retries ran out
+HELD = (QuarantineStatus.OPEN.value, QuarantineStatus.EXHAUSTED.value)
 NO_RAW_INPUT = -1
 Key = tuple[str, str]  # (source_platform, external_id)
 _QUOTED = re.compile(r'"+([^"]+)"+')
@@ -48,6 +55,8 @@ def field_path(table_map: TableMap, refusal: Refusal) -> str:
     it names); empty (the whole record) when no column maps back."""
     if refusal.code == ASSET_REJECTED:
         return "source_url"
+    if refusal.code == AMS_EXHAUSTED:
+        return ""
     quoted = set(_QUOTED.findall(refusal.message))
     for column in table_map.columns:
         if column.name in quoted:
@@ -61,7 +70,10 @@ def field_path(table_map: TableMap, refusal: Refusal) -> str:
 
 
 def _errors(table_map: TableMap, refusal: Refusal) -> list[dict[str, Any]]:
-    refused_by = "Airtable refused the record" if refusal.code == AMS_REJECTED else "The AMS"
+    refused_by = {
+        AMS_REJECTED: "Airtable refused the record",
+        AMS_EXHAUSTED: "The AMS write kept failing until its retries ran out",
+    }.get(refusal.code, "The AMS")
     return [
         {
             "code": refusal.code,
@@ -74,14 +86,15 @@ def _errors(table_map: TableMap, refusal: Refusal) -> list[dict[str, Any]]:
     ]
 
 
-def _open_entries(tenant: Tenant, entity: Entity, keys: Sequence[Key]) -> Any:
+def _held_entries(tenant: Tenant, entity: Entity, keys: Sequence[Key]) -> Any:
+    """The record's entry waiting for a person: OPEN (refused) or EXHAUSTED."""
     table = QuarantinedRecord
     return and_(
         table.client_id == tenant.client_id,
         table.livemode == tenant.livemode,
         table.entity == entity.value,
         table.stage == QuarantineStage.AMS.value,
-        table.status == QuarantineStatus.OPEN.value,
+        table.status.in_(HELD),
         or_(*(and_(table.source_platform == p, table.external_id == e) for p, e in keys)),
     )
 
@@ -89,14 +102,33 @@ def _open_entries(tenant: Tenant, entity: Entity, keys: Sequence[Key]) -> Any:
 async def hold(
     session: AsyncSession, tenant: Tenant, table_map: TableMap, refusals: Sequence[Refusal]
 ) -> None:
-    """In the transaction that records the refusals: a new OPEN entry per record, or its open
-    one updated (errors, attempt, job, attempts + 1)."""
+    """In the transaction that records the refusals: a new OPEN entry per record, or its held
+    one updated (errors, attempt, job, attempts + 1). A refusal is an answer: the record's
+    transient attempts are forgotten."""
+    await _hold(session, tenant, table_map, refusals, QuarantineStatus.OPEN)
+
+
+async def exhaust(
+    session: AsyncSession, tenant: Tenant, table_map: TableMap, refusals: Sequence[Refusal]
+) -> None:
+    """As `hold`, for records whose attempts ran out (code AMS_EXHAUSTED): status EXHAUSTED."""
+    await _hold(session, tenant, table_map, refusals, QuarantineStatus.EXHAUSTED)
+
+
+async def _hold(
+    session: AsyncSession,
+    tenant: Tenant,
+    table_map: TableMap,
+    refusals: Sequence[Refusal],
+    status: QuarantineStatus,
+) -> None:
     if not refusals:
         return
     entity = table_map.entity
     keys = [(r.record.source_platform, r.record.external_id) for r in refusals]
+    await retries.forget(session, tenant, entity.value, keys)
     found = await session.scalars(
-        select(QuarantinedRecord).where(_open_entries(tenant, entity, keys))
+        select(QuarantinedRecord).where(_held_entries(tenant, entity, keys))
     )
     held = {(entry.source_platform, entry.external_id): entry for entry in found}
     wanted_jobs = {refusal.record.last_job_id for refusal in refusals}
@@ -106,6 +138,7 @@ async def hold(
         record = refusal.record
         entry = held.get((record.source_platform, record.external_id))
         if entry is not None:
+            entry.status = status.value
             entry.errors = _errors(table_map, refusal)
             entry.mapped = record.data
             entry.attempts += 1
@@ -115,11 +148,15 @@ async def hold(
         if record.last_job_id not in jobs:  # its job was purged: nothing left to point at
             log.warning("ams.rejection_not_held", external_id=record.external_id)
             continue
-        session.add(_new_entry(tenant, table_map, refusal, now))
+        session.add(_new_entry(tenant, table_map, refusal, status, now))
 
 
 def _new_entry(
-    tenant: Tenant, table_map: TableMap, refusal: Refusal, now: datetime
+    tenant: Tenant,
+    table_map: TableMap,
+    refusal: Refusal,
+    status: QuarantineStatus,
+    now: datetime,
 ) -> QuarantinedRecord:
     record = refusal.record
     return QuarantinedRecord(
@@ -133,7 +170,7 @@ def _new_entry(
         source_platform=record.source_platform,
         raw_platform=None,
         external_id=record.external_id,
-        status=QuarantineStatus.OPEN.value,
+        status=status.value,
         mapped=record.data,
         patches=None,
         errors=_errors(table_map, refusal),
@@ -147,15 +184,17 @@ def _new_entry(
 async def resolve(
     session: AsyncSession, tenant: Tenant, entity: Entity, keys: Sequence[Key]
 ) -> None:
-    """The AMS took these records now: their open entries are RESOLVED."""
+    """The AMS took these records now: their held entries are RESOLVED, their transient
+    attempts forgotten."""
     if not keys:
         return
+    await retries.forget(session, tenant, entity.value, keys)
     now = datetime.now(UTC)
     for start in range(0, len(keys), 500):
         chosen = keys[start : start + 500]
         await session.execute(
             update(QuarantinedRecord)
-            .where(_open_entries(tenant, entity, chosen))
+            .where(_held_entries(tenant, entity, chosen))
             .values(
                 status=QuarantineStatus.RESOLVED.value,
                 resolved_at=now,
@@ -169,10 +208,12 @@ async def send_again(
     session: AsyncSession, tenant: Tenant, records: Sequence[tuple[str, str, str]]
 ) -> None:
     """Have the next sync send these (entity, source_platform, external_id) records again even
-    when their content did not change (e.g. the base was corrected), and mark it due."""
+    when their content did not change (e.g. the base was corrected), with a fresh budget of
+    attempts, and mark it due."""
     table = AmsSyncRecord
     for entity in sorted({entity for entity, _, _ in records}):
         keys = [(p, e) for kind, p, e in records if kind == entity]
+        await retries.forget(session, tenant, entity, keys)
         for start in range(0, len(keys), 500):
             chosen = keys[start : start + 500]
             await session.execute(
@@ -191,4 +232,5 @@ async def send_again(
                 .values(content_hash="")  # differs from every canonical hash: sent again
                 .execution_options(synchronize_session=False)
             )
+        await mark_pending(session, tenant, Entity(entity), keys)
         await mark_sync_due(session, tenant, Entity(entity))

@@ -9,18 +9,17 @@ most the batches in flight, which the next run upserts again without duplicates.
 """
 
 import asyncio
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import structlog
-from sqlalchemy import Table, and_, case, func, or_, select, true, update
+from sqlalchemy import Table, and_, case, func, or_, select, text, true, tuple_, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.ams import onboarding, rejections
+from app.ams import identity_rows, onboarding, rejections, retries
 from app.ams.assets import (
     AssetFile,
     AssetFiles,
@@ -30,11 +29,12 @@ from app.ams.assets import (
     uploaded_event,
     with_drive,
 )
-from app.ams.due import backed_off
+from app.ams.deletion import AmsTable, RowDeleter
+from app.ams.due import HANDLED, backed_off, key_parameters, mark_pending
 from app.ams.fieldmap import TableMap, table_maps, value_hash
 from app.ams.models import AmsSyncRecord, AmsSyncState, ArchivedRecord, RecordSyncStatus
 from app.ams.pacing import Pacer, make_pacer
-from app.ams.rejections import AMS_REJECTED, ASSET_REJECTED, Refusal
+from app.ams.rejections import AMS_EXHAUSTED, AMS_REJECTED, ASSET_REJECTED, Refusal
 from app.ams.writer import MAX_RECORDS_PER_REQUEST, BatchResult, Row, TableWriter
 from app.assets.errors import AssetError
 from app.contracts.entities import Entity
@@ -51,6 +51,8 @@ from app.observability.pipeline import write_origins
 from app.pagination import Page, check_page_size, decode_cursor, encode_cursor
 from app.provisioning import service as provisioning
 from app.provisioning.models import AmsProvisioning, ProvisioningStatus
+from app.records.policies import Policy, current_policy
+from app.records.resolutions import Resolution, record_resolutions
 from app.settings import Settings
 from app.tenancy.models import Tenant
 from app.usage.metrics import Metric
@@ -98,7 +100,6 @@ class SyncLease:
 class SyncRun:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     written: int = 0
-    unchanged: int = 0
     rejected: int = 0
     deferred: int = 0  # assets whose file could not be fetched yet: their records stay changed
     requests: int = 0
@@ -125,6 +126,7 @@ async def run_sync(runtime: AmsRuntime, tenant: Tenant, entity: Entity) -> SyncR
                 run = await _sync_once(runtime, lease)
                 more = await _finish(runtime, lease, run)
                 log.info("ams.synced", written=run.written, rejected=run.rejected)
+                await _refresh_statistics(runtime, run)
                 if more is None:
                     return run
                 lease.seq = more
@@ -143,6 +145,20 @@ async def run_sync(runtime: AmsRuntime, tenant: Tenant, entity: Entity) -> SyncR
             return None
         finally:
             await _release(runtime, lease)
+
+
+ANALYZE_AFTER_WRITES = 5000  # a bulk import's first sync
+
+
+async def _refresh_statistics(runtime: AmsRuntime, run: SyncRun) -> None:
+    """After a sync that wrote a bulk import, PostgreSQL's planner statistics of the catalogue
+    tables are refreshed (ANALYZE samples a bounded number of rows), so later passes and audits
+    are not planned as if the tables were still empty (autovacuum may be off, or lag)."""
+    if run.written < ANALYZE_AFTER_WRITES:
+        return
+    async with runtime.sessions() as session, session.begin():
+        if session.get_bind().dialect.name == "postgresql":
+            await session.execute(text("ANALYZE canonical_records, ams_sync_records"))
 
 
 def _state_of(tenant: Tenant, entity: Entity) -> Any:
@@ -202,15 +218,13 @@ async def _finish(runtime: AmsRuntime, lease: SyncLease, run: SyncRun) -> int | 
         )
         if state is None or state.lease_owner != lease.owner:
             raise LeaseLost()
-        total = await _canonical_count(session, lease.tenant, lease.entity)
-        run.unchanged = max(0, total - run.written - run.rejected - run.deferred)
         finished = _now().isoformat()
         if run.deferred:  # stays due: the sweeper runs it again after the redispatch delay
             state.dispatched_at = _now()
         else:
             state.done_seq = max(state.done_seq, lease.seq)
         state.last_synced_at = _now()
-        state.written, state.unchanged, state.rejected = run.written, run.unchanged, run.rejected
+        state.written, state.rejected = run.written, run.rejected
         state.requests = run.requests
         state.platforms = dict(state.platforms) | dict.fromkeys(run.platforms, finished)
         state.error = _deferred_error(run.deferred) if run.deferred else None
@@ -222,7 +236,10 @@ async def _finish(runtime: AmsRuntime, lease: SyncLease, run: SyncRun) -> int | 
 
 
 def _deferred_error(count: int) -> str:
-    return f"{count} asset file(s) could not be fetched for now; they will be retried."
+    return (
+        f"{count} record(s) could not be written for now (an asset file not fetched, or a "
+        "transient AMS failure); they will be retried."
+    )
 
 
 def _cause(error: Exception) -> Exception:
@@ -235,16 +252,11 @@ def _cause(error: Exception) -> Exception:
     return error
 
 
-MAX_BACKOFF_STEPS = 6  # the longest wait is 2**6 redispatch delays (about 32 min by default)
-
-
 def _backoff(runtime: AmsRuntime, failures: int) -> timedelta:
-    """Exponential in the failures in a row, capped, with jitter so many tenants failing at once
-    (an Airtable outage) do not all retry together. The sync is retried for as long as it
-    fails: its records are never given up on."""
-    base = runtime.settings.ams_sync_redispatch_after_seconds
-    steps = min(max(failures - 1, 0), MAX_BACKOFF_STEPS)
-    return timedelta(seconds=base * 2**steps * random.uniform(1.0, 1.2))
+    """The sync's backoff after failures in a row (the records' own: app.ams.retries). A sync
+    that fails as a whole (a missing base, a refused token) is retried for as long as it fails;
+    records are given up on only one by one, for transient failures of their own writes."""
+    return retries.backoff(runtime.settings.ams_sync_redispatch_after_seconds, failures)
 
 
 async def _record_failure(runtime: AmsRuntime, lease: SyncLease, error: Exception) -> None:
@@ -273,19 +285,6 @@ async def _record_failure(runtime: AmsRuntime, lease: SyncLease, error: Exceptio
         state.dispatched_at = state.updated_at = _now()
 
 
-async def _canonical_count(session: AsyncSession, tenant: Tenant, entity: Entity) -> int:
-    found = await session.scalar(
-        select(func.count())
-        .select_from(CanonicalRecord)
-        .where(
-            CanonicalRecord.client_id == tenant.client_id,
-            CanonicalRecord.livemode == tenant.livemode,
-            CanonicalRecord.entity == entity.value,
-        )
-    )
-    return int(found or 0)
-
-
 async def ensure_provisioned(runtime: AmsRuntime, tenant: Tenant) -> AmsProvisioning:
     found = await provisioning.find_provisioning(runtime, tenant)
     if found is not None and found.status == ProvisioningStatus.PROVISIONED.value:
@@ -310,7 +309,10 @@ class _Target:
     uploads: dict[Key, tuple[CanonicalRecord, AssetFile]] = field(default_factory=dict)
     jobs: dict[Key, str] = field(default_factory=dict)  # changed content: its job (observability)
     sending: dict[Key, CanonicalRecord] = field(default_factory=dict)  # rows in flight
-    was_rejected: set[Key] = field(default_factory=set)  # open quarantine entries to resolve
+    was_rejected: set[Key] = field(default_factory=set)  # held entries or attempts to settle
+    policy: Policy | None = None  # the conflict policy linked records are merged with
+    placed: dict[Key, identity_rows.Placement] = field(default_factory=dict)  # merged, in flight
+    identity_columns: set[str] | None = None  # those the base has (an older base may lack them)
 
 
 async def _sync_once(runtime: AmsRuntime, lease: SyncLease) -> SyncRun:
@@ -332,26 +334,90 @@ async def _sync_once(runtime: AmsRuntime, lease: SyncLease) -> SyncRun:
         ams,
         folders_of(config),
     )
+    await _pend_remapped(runtime, lease, table_map.version)
     # Audience: unsubscribes go out before any other change (consent wins; see records.conflicts).
     for unsubscribes in (True, False) if lease.entity is Entity.AUDIENCE else (False,):
         after = ""
-        while page := await _changed_page(runtime, lease, table_map.version, after, unsubscribes):
-            await _sync_page(target, page)
+        while page := await _changed_page(runtime, lease, after, unsubscribes):
+            after = page[-1][0].id
+            if changed := await _settle_unchanged(runtime, lease, table_map.version, page):
+                await _sync_page(target, changed)
             if runtime.stopping:
                 raise SyncStopped()
-            after = page[-1][0].id
-    await _sync_archival(target)
+    await _sync_regrouped(target)
+    if await _archival_shown(runtime, lease):
+        await _sync_archival(target)
     return run
 
 
 Candidate = tuple[CanonicalRecord, AmsSyncRecord | None]
 
 
-async def _changed_page(
-    runtime: AmsRuntime, lease: SyncLease, map_version: int, after: str, unsubscribes: bool
+# Change selection: a canonical record is `sync_pending` from its content write until a sync
+# handled that content (its bookkeeping saved: written, unchanged, rejected or exhausted), so a
+# pass reads the changed records through a partial index, never the whole catalogue. Whatever
+# resets the bookkeeping marks the records pending again (app.ams.due.mark_pending); records
+# handled with another field map (a new map, or a reconciliation repair) are marked at the start
+# of each pass. The marker is a state, not a position: a write that commits late is found all
+# the same, and a record left unwritten (deferred, failed, the process stopping) stays pending.
+
+
+async def _pend_remapped(runtime: AmsRuntime, lease: SyncLease, map_version: int) -> None:
+    synced, tenant = AmsSyncRecord, lease.tenant
+    of_entity = (
+        synced.client_id == tenant.client_id,
+        synced.livemode == tenant.livemode,
+        synced.entity == lease.entity.value,
+    )
+    # The lowest and highest version first: two index probes whatever the planner's statistics
+    # (selecting `!=` directly, or min() and max(), may read every row of the entity).
+    version = select(synced.map_version).where(*of_entity).limit(1)
+    lowest = version.order_by(synced.map_version).scalar_subquery()
+    highest = version.order_by(synced.map_version.desc()).scalar_subquery()
+    keyed = select(synced.source_platform, synced.external_id).where(*of_entity)
+    async with reading(runtime.sessions) as session:
+        low, high = (await session.execute(select(lowest, highest))).one()
+        if low is None or low == high == map_version:
+            return
+        remapped = union_all(
+            keyed.where(synced.map_version < map_version),
+            keyed.where(synced.map_version > map_version),
+        )
+        keys = [(row[0], row[1]) for row in (await session.execute(remapped))]
+    if keys:
+        async with runtime.sessions() as session, session.begin():
+            await mark_pending(session, tenant, lease.entity, keys)
+            await _renew(session, runtime, lease)
+
+
+async def _settle_unchanged(
+    runtime: AmsRuntime, lease: SyncLease, map_version: int, page: list[Candidate]
 ) -> list[Candidate]:
-    """Canonical records never handled, or whose content (or the field map) changed since;
-    with `unsubscribes`, only those whose email consent is `unsubscribed`."""
+    """The page's records whose content (or field map) differs from what was handled; the others
+    (e.g. changed and changed back before a sync) are no longer pending."""
+    changed: list[Candidate] = []
+    settled: list[dict[str, Any]] = []
+    for record, synced in page:
+        if (
+            synced is None
+            or synced.content_hash != record.content_hash
+            or synced.map_version != map_version
+        ):
+            changed.append((record, synced))
+            continue
+        settled.append(_handled(*(getattr(record, name) for name in _HANDLED_BY)))
+    if settled:
+        async with runtime.sessions() as session, session.begin():
+            await session.execute(HANDLED, settled)
+            await _renew(session, runtime, lease)
+    return changed
+
+
+async def _changed_page(
+    runtime: AmsRuntime, lease: SyncLease, after: str, unsubscribes: bool
+) -> list[Candidate]:
+    """Canonical records pending (new, or changed since the sync handled them), with their
+    bookkeeping; with `unsubscribes`, only those whose email consent is `unsubscribed`."""
     record, synced = CanonicalRecord, AmsSyncRecord
     consent = record.data["email_consent"].as_string() == "unsubscribed"
     joined = and_(
@@ -369,35 +435,59 @@ async def _changed_page(
                 record.client_id == lease.tenant.client_id,
                 record.livemode == lease.tenant.livemode,
                 record.entity == lease.entity.value,
+                record.sync_pending,
                 record.id > after,
                 consent if unsubscribes else true(),
-                or_(
-                    synced.id.is_(None),
-                    synced.content_hash != record.content_hash,
-                    synced.map_version != map_version,
-                ),
             )
             .order_by(record.id)
             .limit(PAGE)
         )
-        return [(row[0], row[1]) for row in found.tuples()]
+        return [(row[0], row[1]) for row in found]
+
+
+async def _archival_shown(runtime: AmsRuntime, lease: SyncLease) -> bool:
+    """Whether a record of the tenant's entity is archived or a row shows an archival: without
+    either there is nothing to check (two index probes instead of a pass over every row)."""
+    tenant, entity = lease.tenant, lease.entity.value
+    archived, synced = ArchivedRecord, AmsSyncRecord
+    async with reading(runtime.sessions) as session:
+        for probe in (
+            select(archived.external_id).where(
+                archived.client_id == tenant.client_id,
+                archived.livemode == tenant.livemode,
+                archived.entity == entity,
+            ),
+            select(synced.id).where(
+                synced.client_id == tenant.client_id,
+                synced.livemode == tenant.livemode,
+                synced.entity == entity,
+                synced.archived_at.is_not(None),
+            ),
+        ):
+            if await session.scalar(probe.limit(1)) is not None:
+                return True
+    return False
 
 
 async def _sync_page(target: _Target, page: list[Candidate]) -> None:
     now = _now()
     synced_at = now.isoformat().replace("+00:00", "Z")
+    page, tried = await _attempted_now(target, page, now)
+    page, placements = await _planned(target, page)
     files = await _asset_files(target, page)
     unchanged: list[dict[str, Any]] = []  # with the records whose asset file was refused
     refusals: list[Refusal] = []
     outgoing: list[tuple[Row, dict[str, Any]]] = []
+    unfetched: dict[retries.Failure, list[tuple[CanonicalRecord, dict[str, Any]]]] = {}
     for record, synced in page:
         target.run.platforms.add(record.source_platform)
         state = _record_row(target, record, synced, now)
         key = (record.source_platform, record.external_id)
-        if synced is not None and synced.status == RecordSyncStatus.REJECTED.value:
+        if synced is not None and synced.status in _HELD:
             target.was_rejected.add(key)
         if files is not None and key in files.deferred:
-            target.run.deferred += 1
+            failure = retries.asset_failure(files.deferred[key])
+            unfetched.setdefault(failure, []).append((record, state))
             continue
         if files is not None and key in files.refused:
             unchanged.append(_refused(target, key, state, files.refused[key]))
@@ -416,6 +506,9 @@ async def _sync_page(target: _Target, page: list[Candidate]) -> None:
         target.sending[row.key] = record
         if synced is None or synced.content_hash != record.content_hash:
             target.jobs[row.key] = record.last_job_id
+    placed_unchanged, placed_outgoing = await _place(target, placements, now, synced_at)
+    unchanged += placed_unchanged
+    outgoing += placed_outgoing
     if unchanged:
         async with target.runtime.sessions() as session, session.begin():
             await _save_records(session, unchanged)
@@ -427,7 +520,312 @@ async def _sync_page(target: _Target, page: list[Candidate]) -> None:
             keys = [(r["source_platform"], r["external_id"]) for r in unchanged]
             await _announce_uploads(session, target, keys, now)
             await _renew(session, target.runtime, target.lease)
-    await _write_all(target, outgoing)
+    for failure, failed in unfetched.items():
+        await _hold_back(target, failed, failure)
+    await _write_all(target, [o for o in outgoing if o[0].key not in tried])
+    await _write_again(target, [o for o in outgoing if o[0].key in tried], tried)
+
+
+# Transient failures of single records (app.ams.retries)
+
+_HELD = (RecordSyncStatus.REJECTED.value, RecordSyncStatus.EXHAUSTED.value)
+
+
+async def _attempted_now(
+    target: _Target, page: list[Candidate], now: datetime
+) -> tuple[list[Candidate], dict[Key, int]]:
+    """The page without the records waiting out the backoff of a failed attempt (they keep the
+    sync due), and the failed attempts of the same content of those tried again (settled when
+    they are written)."""
+    tenant, entity = target.lease.tenant, target.lease.entity.value
+    keys = [(record.source_platform, record.external_id) for record, _ in page]
+    async with reading(target.runtime.sessions) as session:
+        failed = await retries.pending(session, tenant, entity, keys)
+    if not failed:
+        return page, {}
+    chosen, tried = [], {}
+    for record, synced in page:
+        key = (record.source_platform, record.external_id)
+        retry = failed.get(key)
+        if retries.waiting(retry, record, now):
+            target.run.deferred += 1
+            continue
+        if retry is not None:
+            target.was_rejected.add(key)
+            if retry.content_hash == record.content_hash:
+                tried[key] = retry.attempts
+        chosen.append((record, synced))
+    return chosen, tried
+
+
+async def _write_again(
+    target: _Target, outgoing: list[tuple[Row, dict[str, Any]]], tried: dict[Key, int]
+) -> None:
+    """Records that failed before go in smaller batches, halved with each failed attempt, so a
+    record that keeps failing ends up alone and its former batch mates are written."""
+    sizes: dict[int, list[tuple[Row, dict[str, Any]]]] = {}
+    for item in outgoing:
+        size = max(1, MAX_RECORDS_PER_REQUEST >> tried[item[0].key])
+        sizes.setdefault(size, []).append(item)
+    for size, items in sorted(sizes.items(), reverse=True):
+        await _write_all(target, items, size)
+
+
+async def _failed_batch(
+    target: _Target, batch: Sequence[tuple[Row, dict[str, Any]]], error: Exception
+) -> None:
+    """A batch whose write failed: a transient failure counts an attempt for each of its records
+    and the other batches go on; anything else (and an open circuit, once counted) stops the
+    sync, its records still due."""
+    failure = retries.failure_of(error)
+    if failure is None:
+        raise error
+    failed = [(target.sending.pop(row.key), state) for row, state in batch]
+    for row, _ in batch:
+        target.jobs.pop(row.key, None)
+        target.placed.pop(row.key, None)
+    await _hold_back(target, failed, failure)
+    if isinstance(error, CircuitOpen):  # the base is down: the batches not sent wait for it
+        raise error
+
+
+async def _hold_back(
+    target: _Target,
+    failed: Sequence[tuple[CanonicalRecord, dict[str, Any]]],
+    failure: retries.Failure,
+) -> None:
+    """One more failed attempt for each record: those whose attempts ran out are quarantined
+    EXHAUSTED and left alone until they change or are replayed; the others stay due and are
+    attempted again after their backoff."""
+    tenant, now = target.lease.tenant, _now()
+    settings = target.runtime.settings
+    async with target.runtime.sessions() as session, session.begin():
+        records = [record for record, _ in failed]
+        spent = await retries.count_failures(session, tenant, records, failure, settings, now)
+        gone = {(record.source_platform, record.external_id) for record in spent}
+        exhausted = [
+            _rejected(state, failure.error_type, failure.message)
+            | {"status": RecordSyncStatus.EXHAUSTED.value}
+            for record, state in failed
+            if (record.source_platform, record.external_id) in gone
+        ]
+        if exhausted:
+            await _save_records(session, exhausted)
+        refusals = [Refusal(r, AMS_EXHAUSTED, failure.error_type, failure.message) for r in spent]
+        await rejections.exhaust(session, tenant, target.table_map, refusals)
+        keys = [(record.source_platform, record.external_id) for record in records]
+        await _announce_uploads(session, target, keys, now)  # a stored file stays stored
+        await _renew(session, target.runtime, target.lease)
+    target.run.rejected += len(spent)
+    target.run.deferred += len(failed) - len(spent)
+    log.warning(
+        "ams.records_failed",
+        records=len(failed),
+        exhausted=len(spent),
+        error_type=failure.error_type,
+    )
+
+
+# Linked records: one merged AMS row per linked set (app.ams.identity_rows)
+
+
+async def _planned(
+    target: _Target, page: list[Candidate]
+) -> tuple[list[Candidate], list[identity_rows.Placement]]:
+    """The page's records that keep a row of their own, and the rows of linked sets (and of
+    records leaving one) to place."""
+    if not target.table_map.identity_fields:
+        return page, []
+    tenant = target.lease.tenant
+    async with reading(target.runtime.sessions) as session:
+        if target.policy is None:
+            target.policy = await current_policy(session, tenant, target.lease.entity)
+        plan = await identity_rows.plan(session, tenant, target.table_map, target.policy, page)
+    return plan.plain, plan.placements
+
+
+async def _place(
+    target: _Target, placements: list[identity_rows.Placement], now: datetime, synced_at: str
+) -> tuple[list[dict[str, Any]], list[tuple[Row, dict[str, Any]]]]:
+    """Each placed row is written like a record's own: only the columns that changed since it
+    was last written (all of them for a row not written yet). An unchanged one is settled now."""
+    unchanged: list[dict[str, Any]] = []
+    outgoing: list[tuple[Row, dict[str, Any]]] = []
+    present = await _identity_columns(target) if placements else set()
+    for placement in placements:
+        members = [(placement.record, placement.synced), *placement.others]
+        target.run.platforms.update(record.source_platform for record, _ in members)
+        written = placement.written
+        state = _record_row(target, placement.record, placement.synced, now) | {
+            "id": placement.sync_id,
+            "merged_into": placement.holder_id,
+            "airtable_record_id": written.airtable_record_id if written else None,
+            "field_hashes": dict(written.field_hashes) if written else {},
+        }
+        if placement.synced and placement.synced.status != RecordSyncStatus.SYNCED.value:
+            target.was_rejected.add(placement.key)
+        extra = {column: value for column, value in placement.extra.items() if column in present}
+        cells = target.table_map.content(placement.data) | extra
+        hashes = {column: value_hash(value) for column, value in cells.items()}
+        changed = _changed(cells, hashes, written)
+        if not changed and written is not None:
+            others = await _settle_placed(target, placement, str(written.airtable_record_id), now)
+            unchanged += [state, *others]
+            continue
+        sync_cells = target.table_map.sync_values(placement.data, synced_at)
+        row = Row(placement.key, changed | sync_cells, target.table_map.typecast(changed))
+        outgoing.append((row, state | {"field_hashes": hashes}))
+        target.sending[row.key] = placement.record
+        target.placed[row.key] = placement
+        jobs = [r.last_job_id for r, s in members if s is None or s.content_hash != r.content_hash]
+        if jobs and jobs[0]:
+            target.jobs[row.key] = jobs[0]
+    return unchanged, outgoing
+
+
+async def _identity_columns(target: _Target) -> set[str]:
+    """The identity columns the base has: all of them in a base made from template version 3 on;
+    a base made before is read once per sync (someone may have added them). Without them a
+    merged row is written all the same, less those columns."""
+    if target.identity_columns is not None:
+        return target.identity_columns
+    wanted = set(target.table_map.identity_fields.values())
+    found = await provisioning.find_provisioning(target.runtime, target.lease.tenant)
+    if found is not None and identity_rows.template_has_identity_columns(found.config):
+        target.identity_columns = wanted
+        return wanted
+    await target.runtime.pacer.acquire(target.base_id)
+    target.run.count_request()
+    tables = await asyncio.to_thread(target.airtable.base_schema, target.base_id)
+    table = next((t for t in tables if target.table_id in (t.id, t.name)), None)
+    target.identity_columns = wanted & {f.name for f in table.fields} if table else set()
+    if target.identity_columns != wanted:
+        missing = sorted(wanted - target.identity_columns)
+        log.warning("ams.identity_columns_missing", table=target.table_map.table, missing=missing)
+    return target.identity_columns
+
+
+async def _settle_placed(
+    target: _Target, placement: identity_rows.Placement, airtable_id: str, now: datetime
+) -> list[dict[str, Any]]:
+    """Once a merged row holds its set: the rows of their own its other members had are deleted
+    from the AMS, its resolutions recorded, and their bookkeeping (returned) points at it."""
+    if placement.superseded:
+        table = AmsTable(target.base_id, target.table_id)
+        runtime = target.runtime
+        deleter = RowDeleter(target.airtable, table, runtime.pacer, runtime.settings)
+        await deleter.delete(placement.superseded)
+        log.info("ams.linked_rows_merged", removed=len(placement.superseded))
+    if placement.resolutions:
+        async with target.runtime.sessions() as session, session.begin():
+            tenant, entity = target.lease.tenant, target.lease.entity
+            await record_resolutions(session, tenant, entity, None, placement.resolutions)
+    return [
+        _record_row(target, record, synced, now)
+        | {
+            "merged_into": placement.holder_id,
+            "airtable_record_id": airtable_id,
+            "field_hashes": {},
+            "synced_at": now,
+        }
+        for record, synced in placement.others
+    ]
+
+
+async def _placed_outcome(
+    target: _Target,
+    placed: list[identity_rows.Placement],
+    result: BatchResult,
+    now: datetime,
+) -> tuple[list[dict[str, Any]], list[Resolution]]:
+    """The other members' bookkeeping after their merged row's write: pointing at it when it
+    was written (their own rows deleted first); when Airtable refused it, as they were, with
+    the refusal (the holder's record holds the quarantine entry)."""
+    refused = {r.key: r for r in result.rejected}
+    rows: list[dict[str, Any]] = []
+    resolved: list[Resolution] = []
+    for placement in placed:
+        airtable_id = result.written.get(placement.key)
+        if airtable_id is not None:
+            placement_resolutions, placement.resolutions = placement.resolutions, []
+            rows += await _settle_placed(target, placement, airtable_id, now)
+            resolved += placement_resolutions
+            continue
+        rejection = refused[placement.key]
+        rows += [
+            _rejected(
+                _record_row(target, record, synced, now), rejection.error_type, rejection.message
+            )
+            for record, synced in placement.others
+        ]
+    return rows, resolved
+
+
+async def _sync_regrouped(target: _Target) -> None:
+    """When the conflict policy changed since the merged rows were placed (and on the first
+    sync): every linked set and merged row is placed again with the current policy."""
+    if not target.table_map.identity_fields:
+        return
+    tenant, entity = target.lease.tenant, target.lease.entity
+    async with reading(target.runtime.sessions) as session:
+        policy = await current_policy(session, tenant, entity)
+        if await identity_rows.policy_applied(session, tenant, entity, policy):
+            return
+        found = await identity_rows.regroup_candidates(session, tenant, entity, policy)
+    target.policy = policy
+    for start in range(0, len(found), PAGE):
+        await _sync_page(target, found[start : start + PAGE])
+        if target.runtime.stopping:
+            raise SyncStopped()
+    async with target.runtime.sessions() as session, session.begin():
+        await identity_rows.mark_applied(session, tenant, entity, policy)
+        await _renew(session, target.runtime, target.lease)
+
+
+async def _merged_archival_shown(target: _Target) -> bool:
+    """Whether a merged row's member is archived or a merged row shows an archival: a merged
+    row's Archived column can change only then (two index probes instead of a pass over every
+    merged row)."""
+    tenant, entity = target.lease.tenant, target.lease.entity.value
+    synced, archived = AmsSyncRecord, ArchivedRecord
+    scope = (synced.client_id == tenant.client_id, synced.livemode == tenant.livemode)
+    async with reading(target.runtime.sessions) as session:
+        for probe in (
+            select(synced.id)
+            .select_from(archived)
+            .join(synced, _same_record(archived, synced))
+            .where(
+                archived.client_id == tenant.client_id,
+                archived.livemode == tenant.livemode,
+                archived.entity == entity,
+                synced.merged_into.is_not(None),
+            ),
+            select(synced.id).where(
+                *scope,
+                synced.entity == entity,
+                synced.archived_at.is_not(None),
+                synced.merged_into.is_not(None),
+            ),
+        ):
+            if await session.scalar(probe.limit(1)) is not None:
+                return True
+    return False
+
+
+async def _sync_merged_archival(target: _Target, column: str) -> None:
+    """A merged row's Archived column: checked when every member is archived."""
+    if not target.table_map.identity_fields or not await _merged_archival_shown(target):
+        return
+    tenant, entity = target.lease.tenant, target.lease.entity
+    after: str | None = ""
+    while after is not None:
+        async with reading(target.runtime.sessions) as session:
+            page, after = await identity_rows.archival_page(session, tenant, entity, after, PAGE)
+        if page:
+            shown = [(found.holder, found.record, found.archived_at) for found in page]
+            await _write_archival(target, column, shown)
+        if target.runtime.stopping:
+            raise SyncStopped()
 
 
 # Archival: the row's Archived column follows the record's archived state (app.ams.archival)
@@ -440,12 +838,19 @@ async def _sync_archival(target: _Target) -> None:
     column = target.table_map.archive_field
     if column is None:
         return
-    after = ""
-    while page := await _archival_page(target, after):
-        await _write_archival(target, column, page)
-        if target.runtime.stopping:
-            raise SyncStopped()
-        after = page[-1][0].id
+    for from_archived in (True, False):
+        after: tuple[Any, str] | None = None
+        while page := await _archival_page(target, after, from_archived):
+            await _write_archival(target, column, page)
+            if target.runtime.stopping:
+                raise SyncStopped()
+            last = page[-1][0]
+            after = (
+                (last.source_platform, last.external_id)
+                if from_archived
+                else (last.archived_at, last.id)
+            )
+    await _sync_merged_archival(target, column)
 
 
 def _same_record(table: Any, synced: Any) -> Any:
@@ -458,34 +863,59 @@ def _same_record(table: Any, synced: Any) -> Any:
     )
 
 
-async def _archival_page(target: _Target, after: str) -> list[Archival]:
+async def _archival_page(
+    target: _Target, after: tuple[Any, str] | None, from_archived: bool
+) -> list[Archival]:
+    """Rows whose Archived column is not what their record's archival says, found from one side
+    by index, never by a pass over every row: `from_archived`, the tenant's archived records
+    (to check, or to show a newer archival time); else the rows showing an archival (partial
+    index) that no longer holds (the record is pushed again since, or revived). Each side is
+    paged in its index's order (`after`: the last key), so no plan walks every row instead."""
     synced, record, archived = AmsSyncRecord, CanonicalRecord, ArchivedRecord
-    tenant = target.lease.tenant
+    tenant, entity = target.lease.tenant, target.lease.entity.value
     # Archived, unless pushed again since with a newer source_updated_at.
     holds = and_(
         archived.archived_at.is_not(None), record.source_updated_at <= archived.archived_at
     )
     shown = synced.archived_at.is_not(None)
+    query = select(synced, record, case((holds, archived.archived_at), else_=None))
+    order: tuple[Any, Any]
+    if from_archived:
+        query = (
+            query.select_from(archived)
+            .join(synced, _same_record(archived, synced))
+            .join(record, _same_record(record, synced))
+            .where(
+                archived.client_id == tenant.client_id,
+                archived.livemode == tenant.livemode,
+                archived.entity == entity,
+                holds,
+                or_(~shown, synced.archived_at != archived.archived_at),
+            )
+        )
+        order = (archived.source_platform, archived.external_id)
+    else:
+        query = (
+            query.join(record, _same_record(record, synced))
+            .outerjoin(archived, _same_record(archived, synced))
+            .where(shown, ~holds)
+        )
+        order = (synced.archived_at, synced.id)
+    if after is not None:
+        query = query.where(tuple_(*order) > tuple_(*after))
     async with reading(target.runtime.sessions) as session:
         found = await session.execute(
-            select(synced, record, case((holds, archived.archived_at), else_=None))
-            .join(record, _same_record(record, synced))
-            .outerjoin(archived, _same_record(archived, synced))
-            .where(
+            query.where(
                 synced.client_id == tenant.client_id,
                 synced.livemode == tenant.livemode,
-                synced.entity == target.lease.entity.value,
-                synced.id > after,
+                synced.entity == entity,
                 synced.airtable_record_id.is_not(None),
-                or_(
-                    and_(holds, or_(~shown, synced.archived_at != archived.archived_at)),
-                    and_(~holds, shown),
-                ),
+                synced.merged_into.is_(None),  # merged rows: _sync_merged_archival
             )
-            .order_by(synced.id)
+            .order_by(*order)
             .limit(PAGE)
         )
-        return [(row[0], row[1], row[2]) for row in found.tuples()]
+        return [(row[0], row[1], row[2]) for row in found]
 
 
 async def _write_archival(target: _Target, column: str, page: list[Archival]) -> None:
@@ -617,6 +1047,7 @@ def _record_row(
         "error_message": None,
         "synced_at": synced.synced_at if synced else None,
         "updated_at": now,
+        "merged_into": synced.merged_into if synced else None,
     }
 
 
@@ -632,26 +1063,32 @@ def _writer(target: _Target) -> TableWriter:
     )
 
 
-async def _write_all(target: _Target, outgoing: list[tuple[Row, dict[str, Any]]]) -> None:
-    """Batches of 10 with the same typecast, a few in flight (the pacer spaces them)."""
+async def _write_all(
+    target: _Target, outgoing: list[tuple[Row, dict[str, Any]]], size: int = MAX_RECORDS_PER_REQUEST
+) -> None:
+    """Batches of `size` (10) with the same typecast, a few in flight (the pacer spaces them)."""
     if not outgoing:
         return
     writer = _writer(target)
     gate = asyncio.Semaphore(target.runtime.settings.ams_write_concurrency)
     batches = [
-        group[start : start + MAX_RECORDS_PER_REQUEST]
+        group[start : start + size]
         for group in (
             [o for o in outgoing if o[0].typecast],
             [o for o in outgoing if not o[0].typecast],
         )
-        for start in range(0, len(group), MAX_RECORDS_PER_REQUEST)
+        for start in range(0, len(group), size)
     ]
 
     async def write(batch: Sequence[tuple[Row, dict[str, Any]]]) -> None:
         async with gate:
             if target.runtime.stopping:  # batches not sent stay changed: the next run sends them
                 return
-            result = await writer.write([row for row, _ in batch])
+            try:
+                result = await writer.write([row for row, _ in batch])
+            except Exception as error:
+                await _failed_batch(target, batch, error)
+                return
             await _save_batch(target, batch, result)
 
     async with asyncio.TaskGroup() as group:
@@ -666,6 +1103,7 @@ async def _save_batch(
     refused = {r.key: r for r in result.rejected}
     rows, refusals = [], []
     records = {row.key: target.sending.pop(row.key) for row, _ in batch}
+    placed = [target.placed.pop(row.key) for row, _ in batch if row.key in target.placed]
     for row, state in batch:
         if row.key in result.written:
             target.run.written += 1
@@ -677,26 +1115,40 @@ async def _save_batch(
         rows.append(_rejected(state, rejection.error_type, rejection.message))
         refusal = Refusal(records[row.key], AMS_REJECTED, rejection.error_type, rejection.message)
         refusals.append(refusal)
+    placed_rows, resolved = await _placed_outcome(target, placed, result, now)
+    rows += placed_rows
+    merged = [
+        identity_rows.key_of(record)
+        for placement in placed
+        if placement.key in result.written
+        for record, _ in placement.others
+    ]
     written = [row.key for row, _ in batch if row.key in result.written]
     jobs = [target.jobs.pop(key) for key in written if key in target.jobs]
     async with target.runtime.sessions() as session, session.begin():
         tenant, entity = target.lease.tenant, target.lease.entity.value
         origins = await write_origins(session, tenant, entity, jobs)
         await _save_records(session, rows)
+        await record_resolutions(session, tenant, target.lease.entity, None, resolved)
         await rejections.hold(session, tenant, target.table_map, refusals)
         await rejections.resolve(session, tenant, target.lease.entity, _taken(target, rows))
         with origins.traced():
-            await _announce_written(session, target, written, now)
+            await _announce_written(session, target, written, now, merged)
             await _announce_uploads(session, target, [row.key for row, _ in batch], now)
         await _renew(session, target.runtime, target.lease)
     origins.observe()
 
 
 async def _announce_written(
-    session: AsyncSession, target: _Target, written: list[tuple[str, str]], now: datetime
+    session: AsyncSession,
+    target: _Target,
+    written: list[tuple[str, str]],
+    now: datetime,
+    merged: Sequence[Key] = (),
 ) -> None:
     """Usage (AMS writes) and, for products, one `product.synced` event per source platform, in
-    the transaction that records the writes."""
+    the transaction that records the writes. `merged`: the other records shown in the merged
+    rows written (announced too, not metered again)."""
     if not written:
         return
     tenant = target.lease.tenant
@@ -704,7 +1156,7 @@ async def _announce_written(
     if target.lease.entity is not Entity.PRODUCT:
         return
     by_platform: dict[str, list[str]] = {}
-    for platform, external_id in written:
+    for platform, external_id in [*written, *merged]:
         by_platform.setdefault(platform, []).append(external_id)
     for platform, external_ids in sorted(by_platform.items()):
         data = {
@@ -738,14 +1190,18 @@ async def _announce_uploads(
 
 
 async def _save_records(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Upsert sync records. A rejected record keeps the hashes of what was last written."""
+    """Upsert sync records. A rejected (or exhausted) record keeps the hashes of what was last
+    written. The records whose content they hold are no longer pending."""
+    if not rows:
+        return
     table = cast(Table, AmsSyncRecord.__table__)
     dialect = session.get_bind().dialect.name
     statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
     new = statement.excluded
-    rejected = new.status == RecordSyncStatus.REJECTED.value
+    rejected = or_(*(new.status == status for status in _HELD))  # executemany: no IN
     columns = [
         "airtable_record_id",
+        "merged_into",
         "content_hash",
         "map_version",
         "status",
@@ -763,6 +1219,18 @@ async def _save_records(session: AsyncSession, rows: list[dict[str, Any]]) -> No
         ),
         rows,
     )
+    await session.execute(HANDLED, [_handled(*(row[name] for name in _HANDLED_BY)) for row in rows])
+
+
+_HANDLED_BY = ("client_id", "livemode", "entity", "source_platform", "external_id", "content_hash")
+
+
+def _handled(
+    client_id: str, livemode: bool, entity: str, platform: str, external_id: str, content: str
+) -> dict[str, Any]:
+    """HANDLED's parameters: this record, while its content is `content`."""
+    key = key_parameters(Tenant(client_id, livemode), entity, platform, external_id)
+    return key | {"k_hash": content}
 
 
 # Reading sync state (GraphQL)
@@ -778,6 +1246,24 @@ async def sync_states(session: AsyncSession, tenant: Tenant) -> list[AmsSyncStat
         .order_by(AmsSyncState.entity)
     )
     return list(found)
+
+
+async def unchanged_count(session: AsyncSession, tenant: Tenant, state: AmsSyncState) -> int:
+    """The records already in the AMS as they are, read when asked (never by a sync pass, which
+    reads only the changed records): the catalogue less what the last sync wrote or had refused,
+    less the records whose content is still to be handled (a deferred write, a newer change)."""
+    scope = (
+        CanonicalRecord.client_id == tenant.client_id,
+        CanonicalRecord.livemode == tenant.livemode,
+        CanonicalRecord.entity == state.entity,
+    )
+    total = await session.scalar(select(func.count()).select_from(CanonicalRecord).where(*scope))
+    pending = await session.scalar(
+        select(func.count())
+        .select_from(CanonicalRecord)
+        .where(*scope, CanonicalRecord.sync_pending)
+    )
+    return max(0, int(total or 0) - state.written - state.rejected - int(pending or 0))
 
 
 async def list_record_syncs(

@@ -1,7 +1,9 @@
 """Every table the migrations manage. Modules with models of their own are imported here, so
 Alembic, the migration test and the test database reset all see them."""
 
+import app.ams.identity_rows
 import app.ams.models
+import app.ams.retries
 import app.ams_credentials.models
 import app.audit.models
 import app.events.models
@@ -17,6 +19,7 @@ import app.records.policies
 import app.records.resolutions
 import app.retention.models
 import app.rules.models
+import app.sandbox.airtable.merge_index
 import app.sandbox.airtable.models
 import app.sandbox.drive.models
 import app.usage.models

@@ -15,6 +15,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -160,6 +162,15 @@ class CanonicalRecord(Base):
             name="uq_canonical_records_identity",
         ),
         Index(None, "client_id", "livemode", "entity", "id"),
+        Index(
+            "ix_canonical_records_sync_pending",
+            "client_id",
+            "livemode",
+            "entity",
+            "id",
+            sqlite_where=text("sync_pending = 1"),
+            postgresql_where=text("sync_pending"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -175,6 +186,13 @@ class CanonicalRecord(Base):
     last_job_id: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    sync_pending: Mapped[bool] = mapped_column(
+        Boolean,
+        default=True,
+        server_default=true(),
+        doc="Its content is not handled by the AMS sync yet: set by every content write, cleared "
+        "by the sync (app.ams.service), so a sync pass reads the changed records only",
+    )
 
 
 class RecordError(Base):

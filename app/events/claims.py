@@ -157,5 +157,5 @@ async def claim_due(
                 endpoint_active=endpoint.enabled and endpoint.deleted_at is None,
                 signing_secrets=_secrets_of(settings, endpoint, now),
             )
-            for delivery, event, endpoint in rows.tuples()
+            for delivery, event, endpoint in rows
         ]

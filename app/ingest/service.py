@@ -9,7 +9,7 @@ from typing import Any, cast
 
 import orjson
 import structlog
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -135,18 +135,7 @@ async def accept_ingest(
         async with session.begin_nested():
             session.add(job)
             await session.flush()
-            await session.execute(
-                STAGE_RECORDS,
-                [
-                    {
-                        "job_id": job.id,
-                        "position": position,
-                        "client_id": job.client_id,
-                        "payload": payload.decode(),
-                    }
-                    for position, payload in enumerate(payloads)
-                ],
-            )
+            await session.execute(STAGE_RECORDS, _staged_rows(job.id, job.client_id, 0, payloads))
     except IntegrityError:
         if request.idempotency_key is None:
             raise
@@ -156,6 +145,49 @@ async def accept_ingest(
             raise
         return replay(earlier, request_hash)
     return IngestAccepted(job=job, replayed=False)
+
+
+def _staged_rows(
+    job_id: str, client_id: str, first_position: int, payloads: list[bytes]
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "job_id": job_id,
+            "position": first_position + offset,
+            "client_id": client_id,
+            "payload": payload.decode(),
+        }
+        for offset, payload in enumerate(payloads)
+    ]
+
+
+async def append_records(
+    session: AsyncSession, principal: Principal, job_id: str, records: list[Any], max_records: int
+) -> bool:
+    """Add records to the end of one of the tenant's jobs that no worker has claimed yet (the
+    caller commits); False, with nothing written, when a worker claimed it meanwhile or the job
+    would then hold more than max_records. The guarded counter update orders this against the
+    claim, which reads the job's records only after it commits."""
+    payloads, _ = serialise_records(records)
+    tenant = principal.tenant
+    received = await session.scalar(
+        update(IngestJob)
+        .where(
+            IngestJob.id == job_id,
+            IngestJob.client_id == tenant.client_id,
+            IngestJob.livemode == tenant.livemode,
+            IngestJob.status == JobStatus.QUEUED.value,
+            IngestJob.attempts == 0,
+            IngestJob.received + len(payloads) <= max_records,
+        )
+        .values(received=IngestJob.received + len(payloads))
+        .returning(IngestJob.received)
+    )
+    if received is None:
+        return False
+    rows = _staged_rows(job_id, tenant.client_id, received - len(payloads), payloads)
+    await session.execute(STAGE_RECORDS, rows)
+    return True
 
 
 def new_job(
@@ -223,6 +255,12 @@ async def submit_ingest(
         accepted = await accept_ingest(
             session, principal, request, services.settings.max_records_per_call
         )
+    await hand_over(services, request, accepted)
+    return accepted
+
+
+async def hand_over(services: Services, request: IngestRequest, accepted: IngestAccepted) -> None:
+    """Once the job is committed: dispatch it (unless it is a replay) and log the acceptance."""
     if not accepted.replayed:
         await services.dispatcher.dispatch([accepted.job.id])
     log.info(
@@ -234,4 +272,3 @@ async def submit_ingest(
         replayed=accepted.replayed,
         door=request.door.value,
     )
-    return accepted

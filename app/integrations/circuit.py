@@ -8,19 +8,27 @@ extend it). Then the circuit half-opens: one call goes through as a probe; its s
 circuit, its transient failure opens it again for another cool-down. An answer that is not a
 transient fault (a 422, say) proves the base is reachable and closes the circuit too.
 
-The breaker lives in this process (each worker learns on its own, within a few requests); the
-pace of requests per base is shared through Redis by `app.ams.pacing`. Callers that see
-`CircuitOpen` keep their records due: nothing is marked failed for a transient fault.
+With Redis configured the circuits are shared by every process (`SharedCircuitBreaker`): one
+worker's failures open the base for all, and one probe at a time goes out across them, its
+ownership a key set only if absent, with an expiry (a probe whose process died frees itself).
+The state moves by Lua scripts on Redis's own clock, so each step is atomic and no worker's clock
+matters. When Redis errs, a process falls back to its own circuits for that call: a Redis hiccup
+never fails a write. Without Redis the breaker lives in the process (each worker learns on its
+own, within a few requests). The pace of requests per base is shared by `app.ams.pacing`.
+Callers that see `CircuitOpen` do not count it against records unless they waited it out (see
+`app.ams.retries`).
 """
 
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import lru_cache
 
+import redis
 import requests
 import structlog
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
@@ -93,35 +101,40 @@ class CircuitBreaker:
     @contextmanager
     def guard(self, base_id: str) -> Iterator[None]:
         """Run one call to `base_id` through the circuit (raises `CircuitOpen` when it is open)."""
-        self.admit(base_id)
+        probe = self.admit(base_id)
         try:
             yield
         except AmsRequestError as error:
-            self._settle(base_id, failed=is_transient(error))
+            self._settle(base_id, failed=is_transient(error), probe=probe)
             raise
         except BaseException as error:
             if is_transient(error):
-                self._settle(base_id, failed=True)
+                self._settle(base_id, failed=True, probe=probe)
             else:  # not an answer from Airtable (a bug, a cancellation): no verdict
-                self._release_probe(base_id)
+                self._release_probe(base_id, probe)
             raise
-        self._settle(base_id, failed=False)
+        self._settle(base_id, failed=False, probe=probe)
 
-    def admit(self, base_id: str) -> None:
+    def admit(self, base_id: str) -> str | None:
+        """Let a call through, or raise `CircuitOpen`; the probe's token when it is the probe."""
         with self._lock:
             circuit = self._circuits.setdefault(base_id, _Circuit())
             if circuit.state is CircuitState.CLOSED:
-                return
+                return None
             if circuit.state is CircuitState.OPEN:
                 waited = self._clock() - circuit.opened_at
                 if waited < self.cooldown_seconds:
                     raise CircuitOpen(base_id, self.cooldown_seconds - waited)
                 self._move(base_id, circuit, CircuitState.HALF_OPEN)
             if circuit.probing:  # half-open: another call is the probe, soon answered
-                raise CircuitOpen(base_id, min(1.0, max(0.05, self.cooldown_seconds / 10)))
+                raise CircuitOpen(base_id, self._probe_wait())
             circuit.probing = True
+            return LOCAL_PROBE
 
-    def _settle(self, base_id: str, failed: bool) -> None:
+    def _probe_wait(self) -> float:
+        return min(1.0, max(0.05, self.cooldown_seconds / 10))
+
+    def _settle(self, base_id: str, failed: bool, probe: str | None = None) -> None:
         with self._lock:
             circuit = self._circuits.setdefault(base_id, _Circuit())
             circuit.probing = False
@@ -135,7 +148,7 @@ class CircuitBreaker:
                 circuit.opened_at = self._clock()
                 self._move(base_id, circuit, CircuitState.OPEN)
 
-    def _release_probe(self, base_id: str) -> None:
+    def _release_probe(self, base_id: str, probe: str | None = None) -> None:
         with self._lock:
             circuit = self._circuits.get(base_id)
             if circuit is not None:
@@ -150,16 +163,185 @@ class CircuitBreaker:
         AMS_CIRCUIT_STATE.labels(base=base_id).set(int(state))
 
 
+LOCAL_PROBE = "local"  # the in-process circuit's probe (one flag per circuit, no token)
+KEY_PREFIX = "gateway:ams:circuit:"
+REDIS_PAUSE_SECONDS = 5.0
+
+# Each script reads Redis's clock (TIME) in milliseconds. The state hash holds `failures` (in a
+# row) and `open_until` (0 or absent: closed; in the future: open; past: half-open).
+_NOW = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local open_until = tonumber(redis.call('HGET', KEYS[1], 'open_until') or '0')
+"""
+# KEYS: state, probe. ARGV: token, probe ttl ms. → {0 closed | 1 the probe | 2 open | 3 probe
+# out, milliseconds to wait}
+_ADMIT = (
+    _NOW
+    + """
+if open_until == 0 then return {0, 0} end
+if now < open_until then return {2, open_until - now} end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, 0} end
+return {3, redis.call('PTTL', KEYS[2])}
+"""
+)
+# KEYS: state, probe. ARGV: failed (0/1), token, threshold, cool-down ms, state ttl ms. → state
+_SETTLE = (
+    _NOW
+    + """
+if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
+if ARGV[1] == '0' then
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+local failures = redis.call('HINCRBY', KEYS[1], 'failures', 1)
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+if open_until > now then return 2 end
+if open_until > 0 or failures >= tonumber(ARGV[3]) then
+  redis.call('HSET', KEYS[1], 'open_until', now + tonumber(ARGV[4]))
+  return 2
+end
+return 0
+"""
+)
+# KEYS: state, probe. ARGV: token. Frees the probe without a verdict.
+_RELEASE = """
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+return 0
+"""
+# KEYS: state. → 0 closed, 1 half-open, 2 open
+_STATE = (
+    _NOW
+    + """
+if open_until == 0 then return 0 end
+if now < open_until then return 2 end
+return 1
+"""
+)
+
+
+class SharedCircuitBreaker(CircuitBreaker):
+    """Circuits kept in Redis, shared by every process; this process's own circuits stand in
+    for any call during which Redis errs."""
+
+    def __init__(
+        self,
+        client: "redis.Redis",
+        failure_threshold: int,
+        cooldown_seconds: float,
+        probe_seconds: float,
+    ) -> None:
+        super().__init__(failure_threshold, cooldown_seconds)
+        self._redis = client
+        self._probe_ms = max(1, round(probe_seconds * 1000))
+        self._cooldown_ms = max(1, round(cooldown_seconds * 1000))
+        self._state_ms = self._cooldown_ms + 3_600_000  # failures in a row are forgotten after
+        self._admit = client.register_script(_ADMIT)
+        self._settle_script = client.register_script(_SETTLE)
+        self._release = client.register_script(_RELEASE)
+        self._state = client.register_script(_STATE)
+        self._redis_down_until = 0.0  # after an error, Redis is left alone for a few seconds
+
+    def _shared(self) -> bool:
+        return self._clock() >= self._redis_down_until
+
+    def _redis_failed(self, step: str, error: redis.RedisError) -> None:
+        log.warning("ams.circuit_redis_failed", step=step, error=type(error).__name__)
+        self._redis_down_until = self._clock() + REDIS_PAUSE_SECONDS
+
+    @staticmethod
+    def _keys(base_id: str) -> list[str]:
+        return [KEY_PREFIX + base_id, KEY_PREFIX + base_id + ":probe"]
+
+    def state(self, base_id: str) -> CircuitState:
+        if self._shared():
+            try:
+                return CircuitState(int(self._state(keys=self._keys(base_id)[:1])))
+            except redis.RedisError as error:
+                self._redis_failed("state", error)
+        return super().state(base_id)
+
+    def admit(self, base_id: str) -> str | None:
+        if not self._shared():
+            return super().admit(base_id)
+        token = uuid.uuid4().hex
+        try:
+            verdict, wait_ms = self._admit(keys=self._keys(base_id), args=[token, self._probe_ms])
+        except redis.RedisError as error:
+            self._redis_failed("admit", error)
+            return super().admit(base_id)
+        verdict, wait_ms = int(verdict), int(wait_ms)
+        if verdict == 0:
+            self._show(base_id, CircuitState.CLOSED)
+            return None
+        if verdict == 1:
+            self._show(base_id, CircuitState.HALF_OPEN)
+            return token
+        self._show(base_id, CircuitState.OPEN if verdict == 2 else CircuitState.HALF_OPEN)
+        wait = wait_ms / 1000 if verdict == 2 else self._probe_wait()
+        raise CircuitOpen(base_id, max(wait, 0.001))
+
+    def _settle(self, base_id: str, failed: bool, probe: str | None = None) -> None:
+        if probe == LOCAL_PROBE or not self._shared():  # this process's circuit stands in
+            super()._settle(base_id, failed, probe)
+            return
+        args: list[str | int] = [
+            int(failed),
+            probe or "",
+            self.failure_threshold,
+            self._cooldown_ms,
+            self._state_ms,
+        ]
+        try:
+            state = self._settle_script(keys=self._keys(base_id), args=args)
+        except redis.RedisError as error:
+            self._redis_failed("settle", error)
+            super()._settle(base_id, failed, probe)
+            return
+        self._show(base_id, CircuitState(int(state)))
+
+    def _release_probe(self, base_id: str, probe: str | None = None) -> None:
+        if probe is None or probe == LOCAL_PROBE:
+            super()._release_probe(base_id, probe)
+            return
+        try:
+            self._release(keys=self._keys(base_id), args=[probe])
+        except redis.RedisError as error:  # the probe key expires by itself
+            self._redis_failed("release", error)
+
+    def _show(self, base_id: str, state: CircuitState) -> None:
+        """This process's gauge and log lines follow what it learns from Redis."""
+        with self._lock:
+            circuit = self._circuits.setdefault(base_id, _Circuit())
+            if state is not circuit.state:
+                self._move(base_id, circuit, state)
+
+
 @lru_cache
 def _process_breaker(failure_threshold: int, cooldown_seconds: float) -> CircuitBreaker:
     return CircuitBreaker(failure_threshold, cooldown_seconds)
 
 
+@lru_cache
+def _shared_breaker(
+    redis_url: str, failure_threshold: int, cooldown_seconds: float, probe_seconds: float
+) -> SharedCircuitBreaker:
+    client = redis.Redis.from_url(redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+    return SharedCircuitBreaker(client, failure_threshold, cooldown_seconds, probe_seconds)
+
+
 def breaker_for(settings: Settings) -> CircuitBreaker:
-    """The process's breaker: every Airtable client of this process shares its circuits."""
-    return _process_breaker(
-        settings.ams_circuit_failure_threshold, settings.ams_circuit_cooldown_seconds
+    """The process's breaker: every Airtable client of this process shares its circuits, and
+    with Redis every process does."""
+    threshold, cooldown = (
+        settings.ams_circuit_failure_threshold,
+        settings.ams_circuit_cooldown_seconds,
     )
+    if settings.redis_url:
+        # A probe is one request: it frees its key when answered, or after its read timeout.
+        probe = settings.ams_airtable_timeout_seconds + 5.0
+        return _shared_breaker(settings.redis_url, threshold, cooldown, probe)
+    return _process_breaker(threshold, cooldown)
 
 
 def airtable_retrying(settings: Settings, attempts: int | None = None) -> AsyncRetrying:

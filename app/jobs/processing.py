@@ -30,8 +30,9 @@ from app.mappings_override.service import mapping_for_job
 from app.observability.pipeline import count_ingest_outcomes
 from app.privacy.suppression import Suppression, load_suppression
 from app.quarantine.holding import QuarantineBatch, patched_attempt, replay_patches
-from app.records.conflicts import Superseded, settle
-from app.records.service import Outcome, RecordKey, StoredState, decide, load_states, upsert
+from app.records.conflicts import Superseded
+from app.records.service import Outcome, RecordKey
+from app.records.storing import store_records
 from app.records.validation import ValidRecord, external_id_of, validate_record
 from app.rules.engine import RuleSet
 from app.rules.service import current_rule_set, default_rule_set
@@ -266,21 +267,6 @@ def _hold(
     )
 
 
-def decide_chunk(
-    lease: Lease, chunk: ValidatedChunk, states: dict[RecordKey, StoredState]
-) -> list[ValidRecord]:
-    """Count each kept record's outcome; return those the store must take."""
-    to_write = []
-    for key, record in chunk.newest.items():
-        stored = states.get(key)
-        outcome = decide(record, stored, lease.job_id)
-        chunk.counts[outcome.value] += 1
-        newer = stored is not None and record.source_updated_at > stored.source_updated_at
-        if outcome is Outcome.WRITTEN or (outcome is Outcome.UNCHANGED and newer):
-            to_write.append(record)
-    return to_write
-
-
 async def read_chunk(
     sessions: async_sessionmaker[AsyncSession],
     lease: Lease,
@@ -317,13 +303,10 @@ async def store_chunk(
     settings: Settings,
 ) -> None:
     """The write half of a chunk: one transaction, guarded by the lease."""
-    states = await load_states(session, lease.tenant, lease.entity, set(chunk.newest))
-    chunk.newest = await settle(
-        session, lease.tenant, lease.entity, lease.job_id, chunk.newest, states, chunk.superseded
+    stored = await store_records(
+        session, lease.tenant, lease.entity, lease.job_id, chunk.newest, chunk.superseded
     )
-    await upsert(
-        session, lease.tenant, lease.entity, lease.job_id, decide_chunk(lease, chunk, states)
-    )
+    chunk.counts.update(outcome.value for outcome in stored.outcomes.values())
     if chunk.errors:
         await session.execute(insert(RecordError), chunk.errors)
     await chunk.quarantine.store(session, lease.tenant, lease.job_id)

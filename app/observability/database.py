@@ -57,7 +57,7 @@ async def _jobs(session: AsyncSession, now: datetime) -> tuple[int, int, float]:
         .where(IngestJob.status.in_([JobStatus.QUEUED.value, JobStatus.PROCESSING.value]))
         .group_by(IngestJob.status)
     )
-    counts: dict[str, int] = {status: count for status, count in rows.tuples()}
+    counts: dict[str, int] = {status: count for status, count in rows}
     oldest = await session.scalar(
         select(func.min(IngestJob.created_at)).where(IngestJob.status == JobStatus.QUEUED.value)
     )
@@ -96,7 +96,7 @@ async def _unhealthy(session: AsyncSession) -> dict[tuple[str, str], int]:
         .where(ConnectionHealth.status.in_([status.value for status in UNHEALTHY]))
         .group_by(ConnectionHealth.platform, ConnectionHealth.livemode)
     )
-    return {(platform, _mode(live)): n for platform, live, n in rows.tuples()}
+    return {(platform, _mode(live)): n for platform, live, n in rows}
 
 
 def _mode(livemode: bool) -> str:

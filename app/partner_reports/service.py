@@ -176,7 +176,7 @@ async def sync_health(session: AsyncSession, tenant: Tenant) -> list[PlatformHea
         .where(*mine, SyncRun.finished_at >= since)
         .group_by(SyncRun.platform)
     )
-    error_totals = {platform: int(total or 0) for platform, total in totals.tuples()}
+    error_totals = {platform: int(total or 0) for platform, total in totals}
     healths = {
         row.platform: row
         for row in await session.scalars(

@@ -56,7 +56,7 @@ async def _raw(session: AsyncSession, positions: list[tuple[str, int]]) -> list[
     )
     return [
         {"job_id": job_id, "position": position, "payload": orjson.loads(payload)}
-        for job_id, position, payload in rows.tuples()
+        for job_id, position, payload in rows
     ]
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from app.ams.models import AmsSyncRecord, ArchivedRecord
+from app.ams.retries import AmsRecordRetry
 from app.contracts.entities import Entity
 from app.db.models import CanonicalRecord, IngestJob, StagedRecord
 from app.privacy.identifiers import IdentifierKind, Subject
@@ -53,6 +54,7 @@ class Footprint:
     airtable_records: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)  # webhook notices (events kept as sent)
     archived: list[Pair] = field(default_factory=list)  # archivals of their records (by key)
+    retries: list[Pair] = field(default_factory=list)  # AMS write retries of their records
     mismatches: list[str] = field(default_factory=list)  # reconciliation mismatches naming them
     keyed_jobs: list[str] = field(default_factory=list)  # jobs whose idempotency key holds them
     positions: list[Position] = field(default_factory=list)  # staged and quarantined (job, pos)
@@ -71,6 +73,7 @@ class Footprint:
             "airtable_records": self.airtable_records,
             "notices": self.notices,
             "archived": [list(p) for p in self.archived],
+            "retries": [list(p) for p in self.retries],
             "mismatches": self.mismatches,
             "keyed_jobs": self.keyed_jobs,
             "positions": [list(p) for p in self.positions],
@@ -91,6 +94,9 @@ class Footprint:
                 (platform, external_id) for platform, external_id in stored.get("archived", [])
             ],
             mismatches=list(stored.get("mismatches", [])),
+            retries=[
+                (platform, external_id) for platform, external_id in stored.get("retries", [])
+            ],
             keyed_jobs=list(stored["keyed_jobs"]),
             positions=[(job, int(position)) for job, position in stored["positions"]],
         )
@@ -201,7 +207,7 @@ async def find_staged(
         .order_by(StagedRecord.job_id, StagedRecord.position)
     )
     found = []
-    for job_id, position, text, job in rows.tuples():
+    for job_id, position, text, job in rows:
         loaded = orjson.loads(text)
         payload: dict[str, Any] = loaded if isinstance(loaded, dict) else {}
         platform = _platform_of(payload, job.source_platform)
@@ -282,7 +288,7 @@ async def find_notices(session: AsyncSession, tenant: Tenant, footprint: Footpri
         rows = await session.execute(
             select(notice.id, notice.object_type).where(*mine, or_(*named))
         )
-        for notice_id, object_type in rows.tuples():
+        for notice_id, object_type in rows:
             if (object_type or "audience").lower() in PERSON_OBJECTS:
                 found.add(notice_id)
     return sorted(found)
@@ -317,16 +323,21 @@ async def find_sync_records(
     return list((await session.scalars(query)).all())
 
 
-async def find_archived(session: AsyncSession, tenant: Tenant, pairs: list[Pair]) -> list[Pair]:
-    """The archivals of the person's records (app.ams.archival), by their primary key."""
+KeyedRows = type[ArchivedRecord] | type[AmsRecordRetry]
+
+
+async def find_keyed(
+    session: AsyncSession, tenant: Tenant, model: KeyedRows, pairs: list[Pair]
+) -> list[Pair]:
+    """Rows about the person's records keyed by (platform, external id), by that key: the
+    archivals of their records (app.ams.archival) and the AMS retries (app.ams.retries)."""
     if not pairs:
         return []
-    archived = ArchivedRecord
-    query = select(archived.source_platform, archived.external_id).where(
-        archived.client_id == tenant.client_id,
-        archived.livemode == tenant.livemode,
-        archived.entity == AUDIENCE,
-        at_pairs(archived.source_platform, archived.external_id, pairs),
+    query = select(model.source_platform, model.external_id).where(
+        model.client_id == tenant.client_id,
+        model.livemode == tenant.livemode,
+        model.entity == AUDIENCE,
+        at_pairs(model.source_platform, model.external_id, pairs),
     )
     return sorted((row[0], row[1]) for row in await session.execute(query))
 
@@ -391,9 +402,12 @@ async def resolve(session: AsyncSession, tenant: Tenant, subject: Subject) -> Fo
     footprint.notices = await find_notices(session, tenant, footprint)
     for synced in await find_sync_records(session, tenant, footprint.pairs):
         footprint.sync_records.append(synced.id)
-        if synced.airtable_record_id:
-            footprint.airtable_records.append(synced.airtable_record_id)
-    footprint.archived = await find_archived(session, tenant, footprint.pairs)
+        row = synced.airtable_record_id
+        # Linked records share one merged AMS row (app.ams.identity_rows): deleted once.
+        if row and row not in footprint.airtable_records:
+            footprint.airtable_records.append(row)
+    footprint.archived = await find_keyed(session, tenant, ArchivedRecord, footprint.pairs)
+    footprint.retries = await find_keyed(session, tenant, AmsRecordRetry, footprint.pairs)
     footprint.mismatches = await find_mismatches(
         session, tenant, footprint.pairs, footprint.airtable_records
     )

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ams.deletion import delete_rows, entity_table
 from app.ams.models import AmsSyncRecord, ArchivedRecord
+from app.ams.retries import AmsRecordRetry
 from app.audit.service import AuditEntry
 from app.contracts.entities import Entity
 from app.db.models import CanonicalRecord, IngestJob, RecordError, StagedRecord
@@ -32,7 +33,15 @@ from app.errors import GatewayError
 from app.events.catalog import EventType
 from app.events.outbox import record_event
 from app.ids import new_id
-from app.privacy.footprint import Footprint, Position, at_pairs, at_positions, resolve
+from app.privacy.footprint import (
+    Footprint,
+    KeyedRows,
+    Pair,
+    Position,
+    at_pairs,
+    at_positions,
+    resolve,
+)
 from app.privacy.identifiers import IdentifierKind, Subject, identifier_hash, subject_hash
 from app.privacy.models import ErasureRun, ErasureStatus
 from app.privacy.suppression import remember_erased, suppresses_erased
@@ -137,22 +146,24 @@ async def _idempotency_keys(session: AsyncSession, tenant: Tenant, footprint: Fo
     )
 
 
-async def _archivals(session: AsyncSession, tenant: Tenant, footprint: Footprint) -> int:
-    archived = ArchivedRecord
-    mine = (
-        archived.client_id == tenant.client_id,
-        archived.livemode == tenant.livemode,
-        archived.entity == Entity.AUDIENCE.value,
-    )
-    return await _rows_changed(
-        session,
-        [
-            delete(archived).where(
-                *mine, at_pairs(archived.source_platform, archived.external_id, keys)
-            )
-            for keys in _chunks(footprint.archived)
-        ],
-    )
+def _keyed(model: KeyedRows, of: Callable[[Footprint], list[Pair]]) -> DbStep:
+    """Rows about the person's audience records keyed by (platform, external id)."""
+
+    async def step(session: AsyncSession, tenant: Tenant, footprint: Footprint) -> int:
+        mine = (
+            model.client_id == tenant.client_id,
+            model.livemode == tenant.livemode,
+            model.entity == Entity.AUDIENCE.value,
+        )
+        return await _rows_changed(
+            session,
+            [
+                delete(model).where(*mine, at_pairs(model.source_platform, model.external_id, keys))
+                for keys in _chunks(of(footprint))
+            ],
+        )
+
+    return step
 
 
 AMS_ROWS = "ams_rows"
@@ -167,7 +178,8 @@ STEPS: list[tuple[str, DbStep | None]] = [
     ("record_errors", _by_position(RecordError, lambda found: found.positions)),
     ("idempotency_keys", _idempotency_keys),
     ("webhook_notices", _by_id(WebhookNotice, lambda found: found.notices)),
-    ("archived_records", _archivals),
+    ("archived_records", _keyed(ArchivedRecord, lambda found: found.archived)),
+    ("ams_record_retries", _keyed(AmsRecordRetry, lambda found: found.retries)),
     ("reconciliation_mismatches", _by_id(ReconciliationMismatch, lambda found: found.mismatches)),
     (AMS_ROWS, None),
     ("ams_sync_records", _by_id(AmsSyncRecord, lambda found: found.sync_records)),

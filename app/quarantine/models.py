@@ -31,6 +31,9 @@ class QuarantinedRecord(Base):
     __tablename__ = "quarantined_records"
     __table_args__ = (
         Index(None, "client_id", "livemode", "status", "id"),
+        # listing pages with no status filter, and one job's entries, in id order (no sort)
+        Index(None, "client_id", "livemode", "id"),
+        Index(None, "job_id", "id"),
         Index(None, "job_id", "position"),
     )
 

@@ -2,7 +2,8 @@
 
 A fix applies a JSON merge patch to the record's standard-shaped attempt and validates it again
 (contract, then the client's current rules); a record that passes is written to the canonical
-store like any ingested record (an older source_updated_at never overwrites a newer one).
+store by the same path as any ingested record (app.records.storing: stale check, duplicates and
+links, email consent, identity, every resolution recorded).
 A replay re-maps every selected record from its raw input, re-applies its fixes and validates
 it again, as an ingest job, so a large replay returns at once and survives a worker restart.
 """
@@ -32,8 +33,10 @@ from app.privacy.suppression import held_back
 from app.quarantine.holding import REPLAYABLE, error_entries, rule_ids_of
 from app.quarantine.models import QuarantinedRecord, QuarantineStage, QuarantineStatus
 from app.quarantine.patch import merge_patch
-from app.records.service import Outcome, decide, load_states, upsert
-from app.records.validation import validate_record
+from app.records.policies import current_policy
+from app.records.service import Outcome
+from app.records.storing import store_records
+from app.records.validation import ValidRecord, validate_record
 from app.rules.service import current_rule_set
 from app.settings import Settings
 from app.tenancy.models import Principal, Tenant
@@ -171,16 +174,15 @@ def _not_open(entry: QuarantinedRecord) -> GatewayError:
 
 
 async def _store(
-    session: AsyncSession, tenant: Tenant, entry: QuarantinedRecord, record: Any
+    session: AsyncSession, tenant: Tenant, entry: QuarantinedRecord, record: ValidRecord
 ) -> tuple[CanonicalRecord | None, Outcome]:
+    """The path of every stored record (app.records.storing), under the client's current
+    conflict policy (a fix is made now, whatever the policy of the job that brought it)."""
     entity = Entity(entry.entity)
     key = (record.source_platform, record.external_id)
-    states = await load_states(session, tenant, entity, {key})
-    stored = states.get(key)
-    outcome = decide(record, stored, entry.job_id)
-    newer = stored is not None and record.source_updated_at > stored.source_updated_at
-    if outcome is Outcome.WRITTEN or (outcome is Outcome.UNCHANGED and newer):
-        await upsert(session, tenant, entity, entry.job_id, [record])
+    policy = await current_policy(session, tenant, entity)
+    stored = await store_records(session, tenant, entity, entry.job_id, {key: record}, (), policy)
+    if stored.written:
         await mark_sync_due(session, tenant, entity)  # the AMS takes it like an ingested one
     canonical = await session.scalar(
         select(CanonicalRecord).where(
@@ -191,7 +193,7 @@ async def _store(
             CanonicalRecord.external_id == record.external_id,
         )
     )
-    return canonical, outcome
+    return canonical, stored.outcomes[key]
 
 
 async def fix_quarantined(

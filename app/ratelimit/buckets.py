@@ -8,6 +8,8 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
+from app.coalescing import Coalescer
+
 
 @dataclass(frozen=True)
 class RateLimit:
@@ -62,41 +64,56 @@ class InProcessBuckets:
         self._buckets.clear()
 
 
-# Refill, take one token if there is one, store, and let an idle bucket expire once it would be
-# full anyway. Redis' clock, so processes on different machines agree on time.
-_TAKE = """
-local capacity = tonumber(ARGV[1])
-local per_second = tonumber(ARGV[2])
+# For each bucket in turn: refill, take one token if there is one, store, and let an idle bucket
+# expire once it would be full anyway. Redis' clock, so processes on different machines agree on
+# time. Takes of one key in the same call run one after another, as separate calls would.
+_TAKE_EACH = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(state[1]) or capacity
-local at = tonumber(state[2]) or now
-tokens = math.min(capacity, tokens + math.max(0, now - at) * per_second)
-local allowed = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-  allowed = 1
+local answers = {}
+for i, key in ipairs(KEYS) do
+  local capacity = tonumber(ARGV[2 * i - 1])
+  local per_second = tonumber(ARGV[2 * i])
+  local state = redis.call('HMGET', key, 'tokens', 'at')
+  local tokens = tonumber(state[1]) or capacity
+  local at = tonumber(state[2]) or now
+  tokens = math.min(capacity, tokens + math.max(0, now - at) * per_second)
+  local allowed = 0
+  if tokens >= 1 then
+    tokens = tokens - 1
+    allowed = 1
+  end
+  redis.call('HSET', key, 'tokens', tostring(tokens), 'at', tostring(now))
+  redis.call('PEXPIRE', key, math.ceil(capacity / per_second * 1000) + 1000)
+  answers[2 * i - 1] = allowed
+  answers[2 * i] = tostring(tokens)
 end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
-redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / per_second * 1000) + 1000)
-return {allowed, tostring(tokens)}
+return answers
 """
+TAKES_PER_ROUND_TRIP = 500
+Take = tuple[str, RateLimit]
 
 
 class RedisBuckets:
-    """Buckets every API process shares."""
+    """Buckets every API process shares. Takes arriving together go in one script call."""
 
     def __init__(self, url: str, prefix: str = "gateway:ratelimit:") -> None:
         self._redis = Redis.from_url(url)
-        self._script = self._redis.register_script(_TAKE)
+        self._script = self._redis.register_script(_TAKE_EACH)
         self._prefix = prefix
+        self._takes = Coalescer(self._take_all, TAKES_PER_ROUND_TRIP)
 
     async def take(self, key: str, limit: RateLimit) -> Decision:
-        allowed, tokens = await self._script(
-            keys=[self._prefix + key], args=[limit.capacity, limit.per_second]
-        )
-        return Decision.of(limit, bool(allowed), float(tokens))
+        return await self._takes((key, limit))
+
+    async def _take_all(self, takes: list[Take]) -> list[Decision]:
+        keys = [self._prefix + key for key, _ in takes]
+        args = [value for _, limit in takes for value in (limit.capacity, limit.per_second)]
+        answers = await self._script(keys=keys, args=args)
+        return [
+            Decision.of(limit, bool(answers[2 * n]), float(answers[2 * n + 1]))
+            for n, (_, limit) in enumerate(takes)
+        ]
 
     async def close(self) -> None:
         await self._redis.aclose()

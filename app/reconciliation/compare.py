@@ -57,7 +57,11 @@ class Columns:
     archive: str | None = None
 
     @classmethod
-    def of(cls, table_map: TableMap, contracts_dir: Path) -> "Columns":
+    def of(
+        cls, table_map: TableMap, contracts_dir: Path, identity_columns: bool = True
+    ) -> "Columns":
+        """`identity_columns`: whether the base has a merged row's identity columns (a base
+        made before the template had them does not)."""
         template = {t["name"]: t for t in templates.base_tables(contracts_dir)}
         kinds = {f["name"]: f["type"] for f in template[table_map.table]["fields"]}
         names = [
@@ -65,6 +69,8 @@ class Columns:
             for c in table_map.columns
             if not all(p.startswith(UNPREDICTABLE_PREFIX) for p in c.paths)
         ]
+        if identity_columns:  # a merged row's (app.ams.identity_rows)
+            names += table_map.identity_fields.values()
         types = {name: kinds[name] for name in [*names, SOURCE_UPDATED_AT]}
         return cls(types, table_map.archive_field)
 
@@ -74,8 +80,11 @@ class Columns:
     def archived(self, row: AirtableRecord) -> bool:
         return bool(self.archive and row.fields.get(self.archive))
 
-    def expected(self, table_map: TableMap, data: Mapping[str, Any]) -> dict[str, Any]:
-        cells = table_map.content(dict(data))
+    def expected(
+        self, table_map: TableMap, data: Mapping[str, Any], extra: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """`extra`: a merged row's identity columns (app.ams.identity_rows)."""
+        cells = table_map.content(dict(data)) | dict(extra or {})
         cells[SOURCE_UPDATED_AT] = data.get("source_updated_at")
         return {name: cells.get(name) for name in self.types}
 

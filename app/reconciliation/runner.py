@@ -52,10 +52,10 @@ async def due_audits(
             )
             .order_by(state.client_id, state.livemode, state.entity)
         )
-        done = {tuple(row) for row in (await session.execute(recent)).tuples()}
+        done = {tuple(row) for row in (await session.execute(recent))}
     return [
         (Tenant(client_id, bool(livemode)), Entity(entity))
-        for client_id, livemode, entity in synced.tuples()
+        for client_id, livemode, entity in synced
         if (client_id, livemode, entity) not in done
     ]
 

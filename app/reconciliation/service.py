@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.ams import identity_rows
 from app.ams.deletion import AmsTable, entity_table
 from app.ams.fieldmap import table_maps
 from app.ams.pacing import make_pacer
@@ -65,6 +66,7 @@ class _Run:
     row: ReconciliationRun
     target: AmsTable
     findings: list[Finding]
+    identity_columns: bool = True  # the base has the merged rows' identity columns
 
 
 async def reconcile(
@@ -83,6 +85,7 @@ async def reconcile(
         settings, provisioned.config or {}, str(provisioned.base_id), request.entity
     )
     run = _Run(request, _new_row(request), target, [])
+    run.identity_columns = identity_rows.template_has_identity_columns(provisioned.config)
     with structlog.contextvars.bound_contextvars(
         client_id=request.tenant.client_id, entity=request.entity.value, run_id=run.row.id
     ):
@@ -155,7 +158,7 @@ COUNTS = (
 async def _audit(sessions: async_sessionmaker[AsyncSession], settings: Settings, run: _Run) -> None:
     request, row = run.request, run.row
     table_map = table_maps(settings.contracts_dir)[request.entity]
-    columns = Columns.of(table_map, settings.contracts_dir)
+    columns = Columns.of(table_map, settings.contracts_dir, run.identity_columns)
     async with reading(sessions) as session:
         if request.full:
             found = await snapshot.everything(session, request.tenant, table_map, columns)

@@ -8,9 +8,10 @@ Rules (each decision is kept in `record_resolutions`, see app.records.resolution
   unsubscribe (below).
 - Email consent (audience): an unsubscribe from any platform wins over consent that is not newer,
   whatever the field owners say (app.records.consent).
-- Identity (products, by SKU unless the client's policy says otherwise): records of different
-  platforms with one SKU are one product (`linked`); two records of one platform with one SKU are
-  both kept and flagged (`duplicate_sku`) (app.records.identity).
+- Identity (products by SKU, people by email, unless the client's policy names another key):
+  product records of different platforms with one value are one product (`linked`); two records
+  of one platform with one value are both kept and flagged (`duplicate_sku`)
+  (app.records.identity). Every entity's records are indexed under its key for `linked_record`.
 - Linked records read as one (`linked_record`): each field from the platform that owns it in the
   client's policy, else from the newest record that has it; `field_sources` says which and why.
 """
@@ -19,19 +20,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.contracts.entities import Entity
 from app.db.models import CanonicalRecord
-from app.privacy.lookup_sql import CANONICAL_EMAIL
 from app.records.consent import (
     UNSUBSCRIBED,
     consent_of,
     settle_audience_consent,
     unsubscribe_wins,
 )
-from app.records.identity import link_records, sku_of
+from app.records.identity import link_records, members
 from app.records.policies import Policy, current_policy
 from app.records.resolutions import Resolution, ResolutionKind, record_resolutions
 from app.records.service import RecordKey, StoredState
@@ -56,9 +55,11 @@ async def settle(
     records: dict[RecordKey, ValidRecord],
     states: Mapping[RecordKey, StoredState],
     superseded: Sequence[Superseded] = (),
+    policy: Policy | None = None,
 ) -> dict[RecordKey, ValidRecord]:
     """The chunk's records after conflict resolution, before they are decided and stored.
-    `superseded`: the older of two different records with one external id in the chunk."""
+    `superseded`: the older of two different records with one external id in the chunk;
+    `policy`: the conflict policy to apply (default: the job's, see `job_policy`)."""
     await record_resolutions(session, tenant, entity, job_id, [_dropped(s) for s in superseded])
     written = {
         key
@@ -72,10 +73,10 @@ async def settle(
         return await settle_audience_consent(session, tenant, job_id, records, written)
     if entity is not Entity.PRODUCT:
         return records
-    policy = await _job_policy(session, tenant, entity, job_id)
+    policy = policy or await job_policy(session, tenant, entity, job_id)
     if policy.identity is not None:
         fresh = {key: records[key] for key in written}
-        await link_records(session, tenant, entity, job_id, fresh)
+        await link_records(session, tenant, entity, job_id, fresh, policy.identity)
     return records
 
 
@@ -101,7 +102,7 @@ _JOB_POLICIES: dict[str, Policy] = {}
 MAX_JOB_POLICIES = 256
 
 
-async def _job_policy(session: AsyncSession, tenant: Tenant, entity: Entity, job_id: str) -> Policy:
+async def job_policy(session: AsyncSession, tenant: Tenant, entity: Entity, job_id: str) -> Policy:
     """The policy a job's chunks are settled with: read at its first chunk (a change applies
     from the next job on), so later chunks cost no query."""
     found = _JOB_POLICIES.get(job_id)
@@ -184,23 +185,6 @@ def merge(rows: Sequence[CanonicalRecord], policy: Policy) -> tuple[dict[str, An
     return merged, sources
 
 
-async def _members(
-    session: AsyncSession, tenant: Tenant, entity: Entity, identity: str
-) -> list[CanonicalRecord]:
-    table = CanonicalRecord
-    query = select(table).where(
-        table.client_id == tenant.client_id,
-        table.livemode == tenant.livemode,
-        table.entity == entity.value,
-    )
-    if entity is Entity.AUDIENCE:
-        email: Any = literal_column(CANONICAL_EMAIL[session.get_bind().dialect.name])
-        query = query.where(email == identity)
-    else:
-        query = query.where(sku_of(session) == identity)
-    return list(await session.scalars(query.order_by(table.id)))
-
-
 async def linked_record(
     session: AsyncSession, tenant: Tenant, entity: Entity, identity: str
 ) -> LinkedRecord | None:
@@ -208,8 +192,8 @@ async def linked_record(
     policy = await current_policy(session, tenant, entity)
     if policy.identity is None:
         return None
-    members = await _members(session, tenant, entity, identity)
-    if not members:
+    found = await members(session, tenant, entity, policy.identity, identity)
+    if not found:
         return None
-    data, sources = merge(members, policy)
-    return LinkedRecord(entity, identity, members, data, sources, policy.version)
+    data, sources = merge(found, policy)
+    return LinkedRecord(entity, identity, found, data, sources, policy.version)

@@ -182,6 +182,7 @@ async def _propagate(
                 version=table.version + 1,
                 last_job_id=job_id,
                 updated_at=now,
+                sync_pending=True,  # new content for the AMS
             )
         )
         if changed.rowcount == 1:  # type: ignore[attr-defined]

@@ -1,9 +1,11 @@
 """Each client's conflict policy per entity: how records of different platforms are linked into one
-(the identity field) and which platform owns which field of the linked record.
+(the identity key) and which platform owns which field of the linked record.
 
 Without a policy of its own a client gets the defaults: products linked by `sku`, audience by
 `email`, no field owners (the newest source wins each field). Each setConflictPolicy stores a new
-version; the newest applies to records stored and read from then on.
+version; the newest applies to records stored and read from then on. A version that changes the
+identity key re-links the records already stored (their identity rows are rebuilt under the new
+key in the same transaction, app.records.identity), and says how many it re-linked.
 """
 
 from dataclasses import dataclass, field
@@ -20,15 +22,9 @@ from app.contracts.fields import SourcePlatform
 from app.db.models import Base, UtcDateTime
 from app.errors import FieldError, GatewayError
 from app.ids import new_id
+from app.records.identity import IDENTITY_KEYS, is_key_of, rebuild_identities
 from app.tenancy.models import Tenant
 
-# The fields a record of each entity can be linked by (also what identity values index).
-IDENTITY_FIELDS: dict[Entity, tuple[str, ...]] = {
-    Entity.PRODUCT: ("sku",),
-    Entity.AUDIENCE: ("email",),
-    Entity.CAMPAIGN: (),
-    Entity.ASSET: (),
-}
 DEFAULT_IDENTITY: dict[Entity, str | None] = {Entity.PRODUCT: "sku", Entity.AUDIENCE: "email"}
 NOT_OWNED = frozenset({"external_id", "source_platform", "source_updated_at", "attributes"})
 ERROR_CODE = "invalid_policy"
@@ -47,8 +43,11 @@ class ConflictPolicy(Base):
     livemode: Mapped[bool] = mapped_column(Boolean)
     entity: Mapped[str] = mapped_column(String(16))
     version: Mapped[int] = mapped_column(Integer)
-    identity: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    identity: Mapped[str | None] = mapped_column(String(80), nullable=True)
     owners: Mapped[dict[str, str]] = mapped_column(JSON, doc="standard field → owning platform")
+    relinked: Mapped[int | None] = mapped_column(
+        Integer, nullable=True, doc="records re-linked under a changed identity key"
+    )
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     created_by: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
@@ -60,6 +59,7 @@ class Policy:
     identity: str | None
     owners: dict[str, str] = field(default_factory=dict)
     updated_at: datetime | None = None
+    relinked: int | None = None  # set when this version changed the identity key
 
 
 def default_policy(entity: Entity) -> Policy:
@@ -79,9 +79,12 @@ def _owner_problem(entity: Entity, name: str) -> str | None:
 
 def check_policy(entity: Entity, identity: str | None, owners: list[tuple[str, str]]) -> None:
     problems = []
-    if identity is not None and identity not in IDENTITY_FIELDS[entity]:
-        allowed = ", ".join(IDENTITY_FIELDS[entity]) or "none"
-        message = f"{entity.value} records can be linked by: {allowed} (or null: not linked)"
+    if identity is not None and not is_key_of(entity, identity):
+        allowed = ", ".join((*IDENTITY_KEYS[entity], "attributes.<name>"))
+        message = (
+            f"{entity.value} records can be linked by: {allowed} (a name of 1 to 64 letters, "
+            "digits, _ or -), or null: not linked"
+        )
         problems.append(FieldError(ERROR_CODE, message, ("identity",)))
     seen = set()
     for index, (name, platform) in enumerate(owners):
@@ -116,7 +119,7 @@ async def current_policy(session: AsyncSession, tenant: Tenant, entity: Entity) 
     )
     if row is None:
         return default_policy(entity)
-    return Policy(entity, row.version, row.identity, dict(row.owners), row.created_at)
+    return Policy(entity, row.version, row.identity, dict(row.owners), row.created_at, row.relinked)
 
 
 async def set_policy(
@@ -129,6 +132,9 @@ async def set_policy(
 ) -> Policy:
     check_policy(entity, identity, owners)
     latest = await current_policy(session, tenant, entity)
+    relinked = None
+    if identity != latest.identity:
+        relinked = await rebuild_identities(session, tenant, entity, identity)
     row = ConflictPolicy(
         id=new_id("cfp"),
         client_id=tenant.client_id,
@@ -139,6 +145,7 @@ async def set_policy(
         owners=dict(owners),
         created_at=datetime.now(UTC),
         created_by=key_id,
+        relinked=relinked,
     )
     try:
         async with session.begin_nested():
@@ -147,7 +154,7 @@ async def set_policy(
         raise GatewayError(
             "concurrent_update", "The policy changed at the same time; read it and try again."
         ) from None
-    return Policy(entity, row.version, identity, dict(owners), row.created_at)
+    return Policy(entity, row.version, identity, dict(owners), row.created_at, relinked)
 
 
 async def all_policies(session: AsyncSession, tenant: Tenant) -> list[Policy]:

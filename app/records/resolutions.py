@@ -24,6 +24,8 @@ class ResolutionKind(StrEnum):
     LINKED = "linked"
     STALE = "stale"
     DUPLICATE_IN_BATCH = "duplicate_in_batch"
+    AMS_ROW_MERGED = "ams_row_merged"  # shown in its linked records' one AMS row (app.ams)
+    AMS_ROW_SPLIT = "ams_row_split"  # no longer linked: back in an AMS row of its own
 
 
 class RecordResolution(Base):

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, case, or_, select
+from sqlalchemy import Table, and_, case, or_, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -102,6 +102,7 @@ def _row(
         "last_job_id": job_id,
         "created_at": now,
         "updated_at": now,
+        "sync_pending": True,
     }
 
 
@@ -120,6 +121,7 @@ def _upsert_statement(dialect_name: str) -> Any:
             "version": table.c.version + case((changed, 1), else_=0),
             "last_job_id": case((changed, new.last_job_id), else_=table.c.last_job_id),
             "updated_at": case((changed, new.updated_at), else_=table.c.updated_at),
+            "sync_pending": case((changed, true()), else_=table.c.sync_pending),
         },
         where=or_(
             new.source_updated_at > table.c.source_updated_at,

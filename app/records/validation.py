@@ -9,6 +9,7 @@ import orjson
 from pydantic import ValidationError
 
 from app.contracts.entities import ENTITY_MODELS, Entity
+from app.contracts.fields import RecordBase
 from app.errors import FieldError
 from app.rules.engine import RuleSet
 
@@ -78,7 +79,8 @@ def field_errors(error: ValidationError) -> list[FieldError]:
 
 def content_hash(data: dict[str, Any]) -> str:
     """Hash of what the record says, not of when it said it."""
-    content = {key: value for key, value in data.items() if key != "source_updated_at"}
+    content = dict(data)  # a copy in C: cheaper than a comprehension; keys are sorted below
+    content.pop("source_updated_at", None)
     return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
@@ -87,11 +89,11 @@ def validate_record(
 ) -> ValidRecord | list[FieldError]:
     """The contract first; the rules (when given) then check what the contract accepted."""
     model = ENTITY_MODELS[entity]
-    try:
-        record = model.model_validate_json(payload)
+    try:  # what model_validate_json and model_dump call, without their wrappers (per record)
+        record: RecordBase = model.__pydantic_validator__.validate_json(payload)
     except ValidationError as error:
         return field_errors(error)
-    data = record.model_dump(mode="json", exclude_none=True)
+    data = model.__pydantic_serializer__.to_python(record, mode="json", exclude_none=True)
     if rules is not None:
         violations = rules.violations(data)
         if violations:

@@ -76,9 +76,13 @@ def _value(data: dict[str, Any], path: FieldPath) -> Any:
 
 
 def present(value: Any) -> bool:
+    if value is None:
+        return False
     if isinstance(value, str):
-        return bool(value.strip())
-    return value is not None and value != [] and value != {}
+        return value != "" and not value.isspace()
+    if isinstance(value, (list, dict)):  # a tuple: a `list | dict` union is built per call
+        return len(value) > 0
+    return True
 
 
 def _amount(value: Any) -> Any:
@@ -89,16 +93,17 @@ def _amount(value: Any) -> Any:
 
 
 def _as_decimal(value: Any) -> Decimal | None:
-    value = _amount(value)
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        number = Decimal(str(value))
-    elif isinstance(value, str):
+    if isinstance(value, dict):
+        value = _amount(value)
+    if isinstance(value, str):  # the usual case (decimal strings): tested first
         try:
             number = Decimal(value)
         except InvalidOperation:
             return None
+    elif isinstance(value, bool):
+        return None
+    elif isinstance(value, (int, float)):
+        number = Decimal(str(value))
     else:
         return None
     return number if number.is_finite() else None
@@ -199,13 +204,16 @@ def _per_value(
 
         def check_one(data: dict[str, Any]) -> list[RuleViolation]:
             value = data.get(key) if key is not None else _walk(data, segments)
-            if (skip_absent and not present(value)) or not failed(value):
+            if skip_absent and (value is None or not present(value)):
+                return NO_VIOLATIONS
+            if not failed(value):
                 return NO_VIOLATIONS
             return [context.violation(segments, value)]
 
         return check_one
 
     prefix, suffix = path.segments[:star], path.segments[star + 1 :]
+    field = suffix[0] if len(suffix) == 1 and isinstance(suffix[0], str) else None
 
     def check(data: dict[str, Any]) -> list[RuleViolation]:
         array = _walk(data, prefix)
@@ -213,8 +221,13 @@ def _per_value(
             return NO_VIOLATIONS
         found = NO_VIOLATIONS
         for index, element in enumerate(array):
-            value = _walk(element, suffix)
-            if (skip_absent and not present(value)) or not failed(value):
+            if field is not None and isinstance(element, dict):
+                value = element.get(field)
+            else:
+                value = _walk(element, suffix)
+            if skip_absent and (value is None or not present(value)):
+                continue
+            if not failed(value):
                 continue
             if found is NO_VIOLATIONS:
                 found = []
@@ -235,15 +248,29 @@ def _required(rule: spec.RequiredRule, path: FieldPath, personal: bool) -> Check
 
 
 def _out_of_range(low: Ordered | None, high: Ordered | None) -> Callable[[Any], bool]:
-    scale = _as_datetime if isinstance(low or high, datetime) else _as_decimal
+    scale: Callable[[Any], Any] = _as_datetime if isinstance(low or high, datetime) else _as_decimal
+    if low is None and high is None:  # refused by the spec; only an unusable value fails
+        return lambda value: scale(value) is None
+    if high is None:  # the usual one-sided bounds, without testing the missing side
 
-    def failed(value: Any) -> bool:
+        def below(value: Any) -> bool:
+            ordered = scale(value)
+            return ordered is None or ordered < low
+
+        return below
+    if low is None:
+
+        def above(value: Any) -> bool:
+            ordered = scale(value)
+            return ordered is None or ordered > high
+
+        return above
+
+    def outside(value: Any) -> bool:
         ordered = scale(value)
-        if ordered is None:
-            return True
-        return (low is not None and ordered < low) or (high is not None and ordered > high)  # type: ignore[operator]
+        return ordered is None or ordered < low or ordered > high
 
-    return failed
+    return outside
 
 
 def _range(rule: spec.RangeRule, path: FieldPath, personal: bool) -> Check:

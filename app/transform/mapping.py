@@ -118,6 +118,7 @@ class _Compiled:
             and self.needs_source
             and not self.fills_absent
         )
+        self.read = self.sources[0].read if self.sources else getter(())
         if star is None:
             plain_source = simple and self.sources[0].star is None
             self.run: Step = self._run_one if plain_source else self._run_plain
@@ -147,16 +148,20 @@ class _Compiled:
         return _error(error.code, error.message, self.target, self.path, self.all_sources)
 
     def _run_one(self, scope: Scope, data: dict[str, Any], errors: list[FieldError]) -> None:
-        """One star-free source into a star-free target."""
+        """One star-free source into a star-free target (what `_result` does, inlined)."""
         try:
-            value = self.sources[0].read(scope.record)
+            value = self.read(scope.record)
         except NormalisationError as error:  # a container of the wrong type on the way
             errors.append(self._container_error(error))
             return
-        if not present(value):
+        if value is None or not present(value):
             self._absent(0, None, data, errors)
             return
-        result = self._result(value, 0, None, scope, errors)
+        try:
+            result = self.apply(value, self.args, scope)
+        except Exception as error:
+            errors.append(self._failure(error, None, 0))
+            return
         if result is not None:
             self.put(data, result)
 

@@ -2,7 +2,8 @@
 configured (every API process sees the same keys), a database table otherwise.
 
 A claim is taken before the event is acted on and released if acting fails, so the platform's
-retry is processed rather than mistaken for a duplicate."""
+retry is processed rather than mistaken for a duplicate. Claims made at the same time go
+together: one pipeline (Redis) or one statement (database) for all of them."""
 
 import hashlib
 import time
@@ -14,9 +15,12 @@ from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.coalescing import Coalescer
 from app.webhooks.models import WebhookConnection, WebhookDelivery
 
 PURGE_INTERVAL_SECONDS = 600.0
+CLAIMS_PER_ROUND_TRIP = 500
+Claim = tuple[WebhookConnection, str]  # the connection and the delivery key
 
 
 def delivery_key(delivery_id: str) -> str:
@@ -42,14 +46,21 @@ class RedisLedger:
     def __init__(self, redis_url: str, window_seconds: int) -> None:
         self._redis = Redis.from_url(redis_url)
         self._window = window_seconds
+        self._claims = Coalescer(self._claim_all, CLAIMS_PER_ROUND_TRIP)
 
     @staticmethod
     def _key(connection: WebhookConnection, delivery_id: str) -> str:
         return f"gateway:webhooks:seen:{connection.id}:{delivery_key(delivery_id)}"
 
     async def claim(self, connection: WebhookConnection, delivery_id: str) -> bool:
-        key = self._key(connection, delivery_id)
-        return bool(await self._redis.set(key, b"1", nx=True, ex=self._window))
+        return await self._claims((connection, delivery_id))
+
+    async def _claim_all(self, claims: list[Claim]) -> list[bool]:
+        async with self._redis.pipeline(transaction=False) as pipeline:
+            for connection, delivery_id in claims:
+                key = self._key(connection, delivery_id)
+                pipeline.set(key, b"1", nx=True, ex=self._window)
+            return [bool(claimed) for claimed in await pipeline.execute()]
 
     async def release(self, connection: WebhookConnection, delivery_id: str) -> None:
         await self._redis.delete(self._key(connection, delivery_id))
@@ -59,34 +70,48 @@ class RedisLedger:
 
 
 class DatabaseLedger:
-    """One statement per claim: insert the (connection, delivery key) row, or take over a row
-    whose window has ended; a live row means the delivery was seen. Expired rows are purged now
-    and then."""
+    """One statement per batch of claims: insert each (connection, delivery key) row, or take
+    over a row whose window has ended; a live row means the delivery was seen. Expired rows are
+    purged now and then."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], window_seconds: int) -> None:
         self._sessions = sessions
         self._window = timedelta(seconds=window_seconds)
         self._next_purge = 0.0
+        self._claims = Coalescer(self._claim_all, CLAIMS_PER_ROUND_TRIP)
 
     async def claim(self, connection: WebhookConnection, delivery_id: str) -> bool:
+        return await self._claims((connection, delivery_id))
+
+    async def _claim_all(self, claims: list[Claim]) -> list[bool]:
         now = datetime.now(UTC)
         await self._purge_if_due(now)
+        rows = {
+            (connection.id, delivery_key(delivery_id)): {
+                "connection_id": connection.id,
+                "delivery_key": delivery_key(delivery_id),
+                "client_id": connection.client_id,
+                "livemode": connection.livemode,
+                "expires_at": now + self._window,
+            }
+            for connection, delivery_id in claims
+        }
         async with self._sessions() as session, session.begin():
-            insert = _dialect_insert(session)(WebhookDelivery).values(
-                connection_id=connection.id,
-                delivery_key=delivery_key(delivery_id),
-                client_id=connection.client_id,
-                livemode=connection.livemode,
-                expires_at=now + self._window,
-            )
-            claimed = await session.execute(
+            insert = _dialect_insert(session)(WebhookDelivery).values(list(rows.values()))
+            taken = await session.execute(
                 insert.on_conflict_do_update(
                     index_elements=[WebhookDelivery.connection_id, WebhookDelivery.delivery_key],
                     set_={"expires_at": insert.excluded.expires_at},
                     where=WebhookDelivery.expires_at <= now,
-                )
+                ).returning(WebhookDelivery.connection_id, WebhookDelivery.delivery_key)
             )
-        return bool(getattr(claimed, "rowcount", 0))
+            claimed = {(row.connection_id, row.delivery_key) for row in taken}
+        answers = []
+        for connection, delivery_id in claims:  # a repeat within the batch is a duplicate
+            key = (connection.id, delivery_key(delivery_id))
+            answers.append(key in claimed)
+            claimed.discard(key)
+        return answers
 
     async def release(self, connection: WebhookConnection, delivery_id: str) -> None:
         async with self._sessions() as session, session.begin():

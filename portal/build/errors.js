@@ -13,6 +13,10 @@ const RAISERS = new RegExp(
   'g',
 );
 const KEYWORD = new RegExp(String.raw`\bcode\s*=\s*` + CODE, 'g');
+// HTTPException(extra={"code": …}) and GraphQL extensions={"code": …}.
+const DICT_KEY = new RegExp(String.raw`"code":\s*` + CODE, 'g');
+// _http_error(request, 406, "not_acceptable", …): the code follows the status.
+const AFTER_STATUS = new RegExp(String.raw`\b_http_error\([^,()]+,\s*\d{3},\s*` + CODE, 'g');
 // app/records/validation.py translates pydantic's error types into ours: "missing": "required".
 const TRANSLATION = /^\s*"[a-z_]+":\s*"([a-z][a-z0-9_]*)",\s*$/gm;
 // app/api/rest/errors.py's _CODES names the code of a bare HTTP status: 404: "not_found".
@@ -69,7 +73,9 @@ export function scanCodes() {
       if (match[0].startsWith('__init__') && !inErrorClass(source.text, match.index)) continue;
       collect(found, match[1], source.path);
     }
-    for (const match of source.text.matchAll(KEYWORD)) collect(found, match[1], source.path);
+    for (const pattern of [KEYWORD, DICT_KEY, AFTER_STATUS]) {
+      for (const match of source.text.matchAll(pattern)) collect(found, match[1], source.path);
+    }
     if (source.path.endsWith('api/rest/errors.py')) {
       const block = /^_CODES = \{[^}]*\}/m.exec(source.text);
       for (const match of (block ? block[0] : '').matchAll(STATUS_CODES)) collect(found, match[1], source.path);

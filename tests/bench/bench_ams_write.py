@@ -38,7 +38,7 @@ if str(ROOT) not in sys.path:
 
 import httpx  # noqa: E402
 import orjson  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import func, select, update  # noqa: E402
 
 from app.ams.due import mark_sync_due  # noqa: E402
 from app.ams.fieldmap import table_maps, value_hash  # noqa: E402
@@ -48,6 +48,7 @@ from app.ams.service import AmsRuntime, SyncRun, run_sync  # noqa: E402
 from app.contracts.entities import Entity  # noqa: E402
 from app.db.engine import create_engine, create_session_factory  # noqa: E402
 from app.db.migrate import upgrade_to_head  # noqa: E402
+from app.db.models import CanonicalRecord  # noqa: E402
 from app.ids import new_id  # noqa: E402
 from app.provisioning import service as provisioning  # noqa: E402
 from app.records.service import upsert  # noqa: E402
@@ -177,7 +178,7 @@ def gateway_process(settings: Settings) -> Any:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a busy machine can take 40 s to import the app
         while True:
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{settings.sandbox_url}/health", timeout=1).status_code == 200:
@@ -314,6 +315,15 @@ async def seed_synced(runtime: AmsRuntime, tenant: Tenant, records: list[ValidRe
                 updated_at=now,
             )
             for n, record in enumerate(records)
+        )
+        await session.flush()
+        await session.execute(  # handled: no longer pending for the sync
+            update(CanonicalRecord)
+            .where(
+                CanonicalRecord.client_id == tenant.client_id,
+                CanonicalRecord.livemode == tenant.livemode,
+            )
+            .values(sync_pending=False)
         )
 
 

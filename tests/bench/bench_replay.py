@@ -6,7 +6,9 @@
    whose SKUs are lower case: every record is quarantined;
 2. the client loosens the rule and replays the whole quarantine (filter by the rule id);
 3. the clock runs from the replay call until every replay job has finished; reported: the
-   call's own latency, the total time (target < 5 s for 10,000 records) and records/s.
+   call's own latency, the total time (target < 5 s for 10,000 records), records/s, and the
+   process's CPU time over the same span (all threads: the event loop and aiosqlite's). On a
+   shared machine the wall time is only as good as the CPU the process got: compare the two.
 
 Not part of the pytest suite. A PostgreSQL URL (postgresql+asyncpg://…, an empty database) runs
 the same against PostgreSQL.
@@ -88,7 +90,7 @@ async def run(records: int, database_url: str) -> dict[str, float]:
         ingest = time.perf_counter() - ingest_started
         await _rules(services, principal, LOOSE)
 
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         where = QuarantineFilter(rule_id="sku_format", status=QuarantineStatus.OPEN)
         async with services.sessions() as session, session.begin():
             jobs = await replay_quarantined(session, principal, None, where)
@@ -96,6 +98,7 @@ async def run(records: int, database_url: str) -> dict[str, float]:
         call = time.perf_counter() - started
         await _join(services)
         total = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
         replayed = sum(job.received for job in jobs)
     finally:
         await services.stop()
@@ -106,6 +109,7 @@ async def run(records: int, database_url: str) -> dict[str, float]:
         "first_ingest_s": round(ingest, 3),
         "replay_call_s": round(call, 3),
         "total_s": round(total, 3),
+        "cpu_s": round(cpu, 3),
         "records_per_s": round(records / total),
     }
 
@@ -121,7 +125,8 @@ def main() -> None:
     verdict = "meets" if result["total_s"] < TARGET_SECONDS else "MISSES"
     print(
         f"replay of {result['records']} quarantined records: call {result['replay_call_s']} s, "
-        f"done in {result['total_s']} s ({result['records_per_s']} records/s); "
+        f"done in {result['total_s']} s ({result['records_per_s']} records/s, "
+        f"{result['cpu_s']} s of CPU); "
         f"{verdict} the < {TARGET_SECONDS} s target (the first ingest, quarantining all of "
         f"them, took {result['first_ingest_s']} s)"
     )

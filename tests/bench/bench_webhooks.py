@@ -14,6 +14,9 @@ the clock starts and sent by a minimal HTTP/1.1 client over keep-alive connectio
 generator takes as little of the machine as possible. Reports deliveries/s and p50/p95/p99, checks
 every answer was 202 and that a resend of the first delivery answers 200 `duplicate`, and writes
 tests/bench/results/webhooks-<timestamp>.json. The server is always stopped at the end.
+
+BENCH_PROFILE=/tmp/server.prof runs the server under cProfile (CPU time) and writes its stats
+there when it stops: `python -m pstats /tmp/server.prof`.
 """
 
 from __future__ import annotations
@@ -55,6 +58,22 @@ TARGETS = {"deliveries_per_s": (">=", 1500.0), "p95_ms": ("<=", 20.0)}
 SET_SECRET = """mutation Set($input: SetWebhookSecretInput!) {
   setWebhookSecret(input: $input) { connection { id url } errors { code message } }
 }"""
+
+
+# CPU time, not wall time: the machine is shared. uvicorn re-raises SIGTERM after its graceful
+# shutdown, so the stats are written from our own handler, which it restores and calls.
+PROFILED_SERVE = """
+import cProfile, signal, sys, time
+from app.cli import main
+profile = cProfile.Profile(time.process_time)
+def stop(*_):
+    profile.disable()
+    profile.dump_stats(sys.argv[1])
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+profile.enable()
+main(["serve", "--json"])
+"""
 
 
 class BenchError(RuntimeError):
@@ -100,9 +119,17 @@ class Server:
         self.log = open(workdir / "server.log", "wb")  # noqa: SIM115 (closed in stop())
         self.proc: subprocess.Popen[bytes] | None = None
 
+    def command(self) -> list[str]:
+        """`gateway serve`; under cProfile when BENCH_PROFILE names the output file (written
+        when the server stops: `python -m pstats <file>` shows where its CPU went)."""
+        profile = os.environ.get("BENCH_PROFILE")
+        if not profile:
+            return [str(ROOT / ".venv" / "bin" / "gateway"), "serve", "--json"]
+        return [str(ROOT / ".venv" / "bin" / "python"), "-c", PROFILED_SERVE, profile]
+
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "gateway"), "serve", "--json"],
+            self.command(),
             cwd=self.log.name.rsplit("/", 1)[0],
             env=self.env,
             stdin=subprocess.DEVNULL,
@@ -155,14 +182,31 @@ def graphql(server: Server, key: str, query: str, variables: dict[str, Any]) -> 
     return dict(body["data"])
 
 
+def distinct_product(shirt: dict[str, Any], number: int) -> dict[str, Any]:
+    """The fixture as another product of the catalogue: its own ids, handle, SKUs and barcodes
+    (products sharing SKUs would be linked to each other, which real catalogues rarely need)."""
+    product = copy.deepcopy(shirt)
+    product["id"] = 9_100_000_000 + number
+    product["title"] = f"Linen Shirt {number}"
+    product["handle"] = f"linen-shirt-{number}"
+    product["admin_graphql_api_id"] = f"gid://shopify/Product/{product['id']}"
+    for index, variant in enumerate(product["variants"]):
+        variant["id"] = 45_000_000_000 + number * 10 + index
+        variant["product_id"] = product["id"]
+        variant["admin_graphql_api_id"] = f"gid://shopify/ProductVariant/{variant['id']}"
+        if variant.get("sku"):
+            variant["sku"] = f"LS-{number:06d}-{index}"
+        if variant.get("barcode"):
+            variant["barcode"] = f"{5_700_000_000_000 + number * 10 + index}"
+    return product
+
+
 def signed_requests(path: str, count: int, tag: str) -> list[bytes]:
     """Complete HTTP/1.1 requests: distinct products, each signed as Shopify signs it."""
     shirt = json.loads(FIXTURE.read_text())
     requests = []
     for number in range(count):
-        product = copy.deepcopy(shirt)
-        product["id"] = 9_100_000_000 + number
-        product["title"] = f"Linen Shirt {number}"
+        product = distinct_product(shirt, number)
         body = json.dumps(product, separators=(",", ":")).encode()
         digest = hmac.new(SECRET.encode(), body, hashlib.sha256).digest()
         headers = [

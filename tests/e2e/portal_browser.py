@@ -23,15 +23,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, Request, Route, sync_playwright
 
 from app.settings import ROOT_DIR
-from tests.e2e.conftest import (
-    STARTUP_SECONDS,
-    Server,
-    _first_stdout_line,
-    _stop,
-    clean_environment,
-    free_port,
-    gateway_command,
-)
+from tests.e2e.gateway_process import Server, clean_environment, gateway_command
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -163,53 +155,6 @@ def check_page(page: Page, name: str) -> None:
     assert_accessible(page)
 
 
-@contextmanager
-def portal_server(workdir: Path) -> Iterator[Server]:
-    """`gateway serve --json` like tests/e2e/conftest.py's `server`, with GATEWAY_PORT set too:
-    the sandbox clients (the AMS sync) reach the gateway at settings.sandbox_url, which is built
-    from GATEWAY_PORT, not from --port."""
-    port = free_port()
-    env = clean_environment(
-        GATEWAY_DATABASE_URL=f"sqlite+aiosqlite:///{workdir / 'gw.db'}",
-        GATEWAY_LOG_LEVEL="INFO",
-        GATEWAY_PORT=str(port),
-    )
-    stdout_path, stderr_path = workdir / "stdout.txt", workdir / "stderr.txt"
-    with stdout_path.open("wb") as stdout, stderr_path.open("wb") as stderr:
-        process = subprocess.Popen(
-            [gateway_command(), "serve", "--json", "--port", str(port)],
-            cwd=workdir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=stdout,
-            stderr=stderr,
-        )
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        line = _first_stdout_line(stdout_path, process, deadline)
-        if not line:
-            pytest.fail(f"`gateway serve` printed nothing.\nstderr:\n{stderr_path.read_text()}")
-        banner = json.loads(line)
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                if httpx.get(f"{banner['url']}/health", timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        else:
-            pytest.fail(f"the gateway did not become healthy.\nstderr:\n{stderr_path.read_text()}")
-        yield Server(
-            url=banner["url"],
-            graphql=banner["graphql"],
-            sandbox_test_key=banner["sandbox_test_key"],
-            stderr_path=stderr_path,
-            process=process,
-        )
-    finally:
-        _stop(process)
-
-
 def graphql(
     server: Server, query: str, variables: dict[str, Any] | None = None, key: str | None = None
 ) -> Any:
@@ -228,11 +173,10 @@ def graphql(
 
 def gateway_cli(server: Server, *arguments: str) -> Any:
     """`gateway <arguments> --json` on the served gateway's database: its one JSON answer."""
-    workdir = server.stderr_path.parent
     done = subprocess.run(
         [gateway_command(), *arguments, "--json"],
-        env=clean_environment(GATEWAY_DATABASE_URL=f"sqlite+aiosqlite:///{workdir / 'gw.db'}"),
-        cwd=workdir,
+        env=clean_environment(GATEWAY_DATABASE_URL=server.database_url),
+        cwd=server.workdir,
         capture_output=True,
         timeout=60,
     )

@@ -22,7 +22,7 @@ from app.db.engine import create_engine
 from app.jobs.models import FINAL_STATUSES
 from app.transform.errors import NormalisationError
 from app.transform.normalise.emails import normalise_email
-from tests.e2e.conftest import Server, _stop
+from tests.e2e.gateway_process import Server, stop
 
 MARK = "zqx7"  # in every pushed identifier, so a leak is unmistakable
 STANDARD_SECRET = "whsec_" + base64.b64encode(b"redaction-test-signing-key-32byt").decode()
@@ -280,7 +280,7 @@ def test_no_pushed_email_or_phone_appears_in_logs_metrics_or_errors(server: Serv
     answers = "\n".join(partner.seen)  # every answer, errors included, to a key without pii:read
     assert leaks(answers) == [], lines_with(answers)
 
-    _stop(server.process)  # everything flushed: shutdown logs included
+    stop(server.process)  # everything flushed: shutdown logs included
     logs = server.stderr_text()
     assert len(logs.splitlines()) > 10, "the server logged (almost) nothing: nothing was checked"
     assert leaks(logs) == [], "\n".join(lines_with(logs))

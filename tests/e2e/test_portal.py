@@ -11,9 +11,11 @@ import json
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from html import unescape
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +24,7 @@ from playwright.sync_api import Page, expect
 from app.events.signing import new_secret, signed_headers
 from app.settings import ROOT_DIR, Settings
 from graphql import build_schema, parse, validate
-from tests.e2e.conftest import Server
+from tests.e2e.gateway_process import Server, gateway_process
 from tests.e2e.portal_browser import (
     Browsing,
     axe_violations,
@@ -30,7 +32,6 @@ from tests.e2e.portal_browser import (
     check_page,
     gateway_cli,
     graphql,
-    portal_server,
     require_chromium,
     wait_for,
 )
@@ -61,7 +62,7 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     require_chromium()
     if not (DIST / "portal-manifest.json").is_file():
         pytest.fail("portal/dist is not built: cd portal && npm ci && npm run build")
-    with portal_server(tmp_path_factory.mktemp("portal-serve")) as server:
+    with gateway_process(tmp_path_factory.mktemp("portal-serve")) as server:
         yield server
 
 
@@ -138,7 +139,10 @@ def panel_loaded(page: Page) -> None:
 def test_every_portal_page_is_served_locally_and_passes_axe(
     portal: Server, page: Page, name: str
 ) -> None:
-    page.goto(f"{portal.url}/portal/{'' if name == 'index.html' else name}")
+    response = page.goto(f"{portal.url}/portal/{'' if name == 'index.html' else name}")
+    assert response is not None
+    # Precompressed by the build, decoded by Chromium (which offers gzip and br to localhost).
+    assert response.headers.get("content-encoding") in {"br", "gzip"}, response.headers
     page.wait_for_load_state("networkidle")
     expect(page.locator("h1")).to_be_visible()
     expect(page.get_by_role("navigation", name="Portal")).to_be_visible()
@@ -373,6 +377,105 @@ def test_the_generated_python_and_curl_examples_push_a_record(portal: Server) ->
     )
     assert watch.returncode == 0, watch.stderr.decode()
     assert "SUCCEEDED" in watch.stdout.decode(), watch.stdout.decode()
+
+
+def copied(page: Page, block_id: str) -> str:
+    """What a person gets from a code block's Copy button (the clipboard, or the selection the
+    page makes when the clipboard is refused)."""
+    page.locator(f'button[data-copy="{block_id}"]').click()
+    button = page.locator(f'button[data-copy="{block_id}"]')
+    expect(button).not_to_have_text("Copy")
+    if button.inner_text() == "Copied":
+        text: str = page.evaluate("() => navigator.clipboard.readText()")
+    else:
+        text = page.evaluate("() => window.getSelection().toString()")
+    assert text.strip(), f"copying {block_id} gave nothing"
+    return text
+
+
+def in_a_shell(script: str, workdir: Path) -> subprocess.CompletedProcess[str]:
+    """A newcomer's terminal: bash with only the system's tools on PATH, no GATEWAY_* set."""
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=workdir,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(workdir), "LANG": "C.UTF-8"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_newcomer_reaches_a_record_in_the_sandbox_view_using_only_the_quickstart(
+    web: Browsing, tmp_path: Path, record_property: Any
+) -> None:
+    """Everything typed or run comes from the page's own text: the shell setup, the curl push and
+    the Python watcher are copied off the page and run as they are, against a brand-new gateway.
+    The one edit made is the one the page asks for: the placeholder key replaced by the real one.
+    What a person would do is counted in `steps` (reported by the test; see the lead's notes)."""
+    started = time.monotonic()
+    steps: list[str] = []
+    with gateway_process(tmp_path) as fresh:
+        steps.append("run ./gateway.sh serve and keep the test key it prints")
+        web.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=fresh.url)
+        page = web.new_page()
+        try:
+            page.goto(f"{fresh.url}/portal/")
+            page.get_by_role("navigation", name="Portal").get_by_role(
+                "link", name="Quickstart"
+            ).click()
+            page.wait_for_url("**/quickstart.html")
+            steps.append("open the portal and its Quickstart")
+            enter_key(page, fresh.sandbox_test_key)
+            steps.append("paste the key into the page once")
+
+            shell = page.locator("#key").locator("xpath=..").locator("pre", has_text="export")
+            setup = shell.inner_text()
+            assert "gw_test_…" in setup, setup
+            setup = setup.replace("gw_test_…", fresh.sandbox_test_key)
+            steps.append("copy the two export lines, putting the key in place of gw_test_…")
+
+            push_step = page.locator('.examples[data-step="push"]')
+            push_step.get_by_role("tab", name="curl").click()
+            push = copied(page, "push-curl")
+            pushed = in_a_shell(f"{setup}\n{push}", tmp_path)
+            assert pushed.returncode == 0, pushed.stderr
+            answer = json.loads(pushed.stdout)["data"]["ingestProducts"]
+            assert answer["errors"] == [], answer
+            job_id = answer["job"]["id"]
+            steps.append("choose curl, copy the push, run it in the shell")
+
+            watch_step = page.locator('.examples[data-step="watch"]')
+            watch_step.get_by_role("tab", name="Python").click()
+            (tmp_path / "watch.py").write_text(copied(page, "watch-python"))
+            watched = in_a_shell(f"{setup}\npython3 watch.py {job_id}", tmp_path)
+            assert watched.returncode == 0, watched.stderr
+            statuses = [line.split(" ", 1)[0] for line in watched.stdout.splitlines()]
+            assert [status for status in statuses if status in FINAL] == ["SUCCEEDED"], statuses
+            steps.append("copy the Python watcher into watch.py, run it with the job id")
+
+            pushed_body = json.loads(push.split("<<'JSON'\n", 1)[1].rsplit("\nJSON", 1)[0])
+            record = pushed_body["variables"]["input"]["records"][0]
+            page.get_by_role("link", name="sandbox base view").click()
+            page.wait_for_url("**/dashboard.html#sandbox")
+            steps.append("follow the link to the sandbox base view")
+
+            def landed() -> bool:  # the AMS sync runs after the job: the page is reloaded
+                page.reload()
+                panel_loaded(page)
+                return page.locator("#panel td", has_text=record["name"]).count() > 0
+
+            wait_for(landed, "the pushed product in the sandbox base view")
+            expect(page.locator("#panel tr", has_text=record["name"])).to_contain_text(
+                record["external_id"]
+            )
+            check_page(page, "quickstart-newcomer-sandbox-view")
+        finally:
+            page.close()
+    seconds = time.monotonic() - started
+    record_property("quickstart_seconds", round(seconds, 1))
+    record_property("quickstart_steps", len(steps))
+    print(f"quickstart: {len(steps)} steps in {seconds:.1f} s: " + "; ".join(steps))
+    web.assert_stayed_local()
 
 
 # --- quarantine ---

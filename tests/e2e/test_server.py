@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from app.settings import ROOT_DIR
-from tests.e2e.conftest import Server
+from tests.e2e.gateway_process import Server
 
 FINAL_STATUSES = {"SUCCEEDED", "PARTIALLY_SUCCEEDED", "FAILED"}
 JOB_SECONDS = 15.0

@@ -11,8 +11,8 @@ import pytest
 
 from app.services import Services
 from app.settings import Settings
-from tests.conftest import GraphQL, Tenant, create_tenant
-from tests.helpers import Gateway, serve, shopify_product
+from tests.conftest import Tenant, create_tenant
+from tests.helpers import Gateway, served_gateway, shopify_product
 from tests.integration.test_ams_sync import (
     airtable_rows,
     ams_settings,
@@ -39,13 +39,8 @@ def settings(fast_sandbox_settings: Settings) -> Settings:
 
 @pytest.fixture
 async def gateway(settings: Settings) -> AsyncIterator[Gateway]:
-    served = serve(settings)
-    url, server_settings, traffic = next(served)
-    try:
-        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-            yield Gateway(url, server_settings, traffic, GraphQL(client))
-    finally:
-        next(served, None)
+    async with served_gateway(settings) as served:
+        yield served
 
 
 def _last_sync(view: dict[str, Any]) -> str:

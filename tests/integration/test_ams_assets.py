@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import httpx
 import pytest
 from pyairtable import Api
 from sqlalchemy import select
@@ -25,8 +24,8 @@ from app.provisioning import templates
 from app.sandbox.drive.models import DriveFile
 from app.services import Services
 from app.settings import ROOT_DIR, Settings
-from tests.conftest import GraphQL, Tenant, create_tenant
-from tests.helpers import Gateway, eventually, free_port, ingest_mutation, serve
+from tests.conftest import Tenant, create_tenant
+from tests.helpers import Gateway, eventually, free_port, ingest_mutation, served_gateway
 from tests.integration.test_ams_sync import (
     EVENTS,
     USAGE,
@@ -50,13 +49,8 @@ def settings(fast_sandbox_settings: Settings) -> Settings:
 
 @pytest.fixture
 async def gateway(settings: Settings) -> AsyncIterator[Gateway]:
-    served = serve(settings)
-    url, server_settings, traffic = next(served)
-    try:
-        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-            yield Gateway(url, server_settings, traffic, GraphQL(client))
-    finally:
-        next(served, None)
+    async with served_gateway(settings) as served:
+        yield served
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select, update
 
@@ -16,8 +15,8 @@ from app.provisioning.models import AmsProvisioning
 from app.services import Services
 from app.settings import Settings
 from app.tenancy.models import Tenant as TenantScope
-from tests.conftest import GraphQL, Tenant, create_tenant
-from tests.helpers import Gateway, eventually, serve, shopify_product
+from tests.conftest import Tenant, create_tenant
+from tests.helpers import Gateway, eventually, served_gateway, shopify_product
 from tests.integration.test_ams_sync import ams_settings, push, synced_after
 
 MISSING_BASE = "appMissing0000000"
@@ -31,13 +30,8 @@ def settings(fast_sandbox_settings: Settings) -> Settings:
 
 @pytest.fixture
 async def gateway(settings: Settings) -> AsyncIterator[Gateway]:
-    served = serve(settings)
-    url, server_settings, traffic = next(served)
-    try:
-        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-            yield Gateway(url, server_settings, traffic, GraphQL(client))
-    finally:
-        next(served, None)
+    async with served_gateway(settings) as served:
+        yield served
 
 
 async def _state(services: Services, tenant: Tenant) -> AmsSyncState | None:

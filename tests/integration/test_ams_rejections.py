@@ -7,15 +7,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 
 from app.sandbox.airtable.models import SandboxTable
 from app.services import Services
 from app.settings import Settings
-from tests.conftest import GraphQL, Tenant, create_tenant
-from tests.helpers import Gateway, eventually, serve, shopify_product
+from tests.conftest import Tenant, create_tenant
+from tests.helpers import Gateway, eventually, served_gateway, shopify_product
 from tests.integration.test_ams_assets import asset
 from tests.integration.test_ams_assets import push as push_assets
 from tests.integration.test_ams_assets import synced_after as assets_synced
@@ -37,13 +36,8 @@ def settings(fast_sandbox_settings: Settings) -> Settings:
 
 @pytest.fixture
 async def gateway(settings: Settings) -> AsyncIterator[Gateway]:
-    served = serve(settings)
-    url, server_settings, traffic = next(served)
-    try:
-        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-            yield Gateway(url, server_settings, traffic, GraphQL(client))
-    finally:
-        next(served, None)
+    async with served_gateway(settings) as served:
+        yield served
 
 
 async def _column_type(services: Services, base_id: str, column: str, kind: str) -> None:

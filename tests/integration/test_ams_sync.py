@@ -32,7 +32,7 @@ from tests.helpers import AirtableTraffic as AirtableTraffic
 from tests.helpers import Gateway as Gateway
 from tests.helpers import eventually as eventually
 from tests.helpers import free_port as _free_port  # noqa: F401 (other test modules import it)
-from tests.helpers import ingest_mutation, serve, shopify_product
+from tests.helpers import ingest_mutation, serve, served_gateway, shopify_product
 
 VIEWER = """{ viewer {
   amsConfig
@@ -71,13 +71,8 @@ def settings(fast_sandbox_settings: Settings) -> Settings:
 
 @pytest.fixture
 async def gateway(settings: Settings) -> AsyncIterator[Gateway]:
-    served = serve(settings)
-    url, server_settings, traffic = next(served)
-    try:
-        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-            yield Gateway(url, server_settings, traffic, GraphQL(client))
-    finally:
-        next(served, None)
+    async with served_gateway(settings) as served:
+        yield served
 
 
 async def viewer(gateway: Gateway, tenant: Tenant) -> dict[str, Any]:

@@ -137,3 +137,22 @@ async def test_two_workers_running_one_tenants_sync_write_each_record_once(gatew
     view = await viewer(gateway, acme)
     rows = await asyncio.to_thread(airtable_rows, gateway, acme, base_of(view))
     assert len(rows) == len({row["External ID"] for row in rows}) == 40
+
+
+async def test_the_worker_that_finishes_a_job_runs_its_sync_without_queueing_it(gateway, services):
+    acme = await create_tenant(services, "Acme", "test")
+    job_id = await push(gateway, acme, [shopify_product(n) for n in range(12)])
+
+    await burst_worker(gateway.settings)
+
+    queue = await _queue(gateway.settings)
+    try:
+        results = await queue.all_job_results()  # of every queue on this Redis
+    finally:
+        await queue.aclose()
+    ran = sorted(r.function for r in results if job_id in r.args or acme.client_id in r.args)
+    assert ran == ["process_job"]  # no second trip through the queue (and its poll delay)
+    view = await viewer(gateway, acme)
+    assert entity_sync(view)["written"] == 12
+    rows = await asyncio.to_thread(airtable_rows, gateway, acme, base_of(view))
+    assert len(rows) == 12

@@ -14,6 +14,7 @@ import pytest
 from pyairtable import Api
 from sqlalchemy import text, update
 
+from app.ams.retries import AmsRecordRetry
 from app.integrations.sandbox_tokens import sandbox_token
 from app.privacy.identifiers import IdentifierKind, Subject
 from app.privacy.models import ErasureRun
@@ -22,9 +23,9 @@ from app.services import Services
 from app.settings import Settings
 from app.tenancy import service as tenancy
 from app.tenancy.models import KeyMode, Principal, Role
-from tests.conftest import GraphQL, Tenant, create_tenant
-from tests.helpers import ingest_mutation
-from tests.integration.test_ams_sync import Gateway, ams_settings, eventually, serve, viewer
+from tests.conftest import Tenant, create_tenant
+from tests.helpers import ingest_mutation, served_gateway
+from tests.integration.test_ams_sync import Gateway, ams_settings, eventually, viewer
 from tests.integration.test_key_lifecycle import operator_key
 from tests.integration.test_privacy_masking import hubspot_email_change, personal_key
 from tests.integration.test_webhooks import HUBSPOT_SECRET, connect, hubspot_v3_headers, path_of
@@ -56,6 +57,7 @@ TABLES = {
     "airtable_records": ["fields"],
     "webhook_notices": ["payload"],
     "archived_records": ["external_id"],
+    "ams_record_retries": ["external_id", "error_message"],
     "reconciliation_mismatches": ["external_id"],
 }
 TRACES = ("lovelace", "cus-1001", "cus-1002")
@@ -72,6 +74,7 @@ AFTER_THREE_STEPS = {
     "idempotency_keys": 1,
     "webhook_notices": 0,
     "archived_records": 0,
+    "ams_record_retries": 0,
     "reconciliation_mismatches": 0,
     "ams_rows": 1,
     "ams_sync_records": 1,
@@ -135,13 +138,8 @@ def settings(fast_sandbox_settings: Settings) -> Settings:
 
 @pytest.fixture
 async def gateway(settings: Settings) -> AsyncIterator[Gateway]:
-    served = serve(settings)
-    url, server_settings, traffic = next(served)
-    try:
-        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-            yield Gateway(url, server_settings, traffic, GraphQL(client))
-    finally:
-        next(served, None)
+    async with served_gateway(settings) as served:
+        yield served
 
 
 async def finished(gateway: Gateway, tenant: Tenant, job_id: str) -> dict[str, Any]:
@@ -268,22 +266,47 @@ async def mismatched_and_archived(
     gateway: Gateway, services: Services, tenant: Tenant, base_id: str
 ) -> None:
     """Someone edits Ada's and Bob's rows in the base, an operator's audit records both
-    mismatches (they name the records); then Ada's Shopify record is archived."""
+    mismatches (they name the records); then Ada's Shopify record is archived. Ada's Shopify
+    and HubSpot records are linked by her email: one row (app.ams.identity_rows), named by the
+    record that holds it."""
     table = audience_table(gateway, tenant, base_id)
-    rows = {row["fields"]["External ID"]: row["id"] for row in await asyncio.to_thread(table.all)}
-    for external_id in ("cus-1001", BOB["external_id"]):
-        await asyncio.to_thread(table.update, rows[external_id], {"First Name": "Edited"})
+    rows = {row["fields"]["Email"]: row for row in await asyncio.to_thread(table.all)}
+    for email in (ADA["email"], BOB["email"]):
+        await asyncio.to_thread(table.update, rows[email]["id"], {"First Name": "Edited"})
+    ada_row = rows[ADA["email"]]["fields"]["External ID"]
+    assert ada_row in {"cus-1001", "5101"}
     variables = {"input": {"client": tenant.client_id, "entity": "AUDIENCE", "full": True}}
     audited = await gateway.gql(RECONCILE, variables, key=await operator_key(services))
     assert audited["reconcile"]["errors"] == [], audited
     named = audited["reconcile"]["run"]["mismatches"]["nodes"]
-    assert sorted(m["externalId"] for m in named) == ["cus-1001", BOB["external_id"]]
+    assert sorted(m["externalId"] for m in named) == sorted([ada_row, BOB["external_id"]])
     keys = [{"sourcePlatform": "SHOPIFY", "externalId": "cus-1001"}]
     archived = await gateway.gql(
         ARCHIVE, {"input": {"entity": "AUDIENCE", "records": keys}}, key=tenant.secret
     )
     assert archived["archiveRecords"] == {"archived": 1, "errors": []}
-    await audience_synced(gateway, tenant, rows=3)  # the sync marks her row Archived
+    await audience_synced(gateway, tenant, rows=2)  # her HubSpot copy keeps her row alive
+
+
+async def retry_pending(services: Services, tenant: Tenant, external_id: str) -> None:
+    """What the AMS sync keeps of a record whose write failed for a transient reason."""
+    now = datetime.now(UTC)
+    async with services.sessions.begin() as session:
+        session.add(
+            AmsRecordRetry(
+                client_id=tenant.client_id,
+                livemode=False,
+                entity="audience",
+                source_platform="shopify",
+                external_id=external_id,
+                content_hash="0" * 64,
+                attempts=1,
+                retry_at=now + timedelta(minutes=1),
+                error_type="AMS_UNAVAILABLE",
+                error_message=f"Airtable answered 503 for {external_id}.",
+                updated_at=now,
+            )
+        )
 
 
 async def mismatches_left(services: Services) -> list[str]:
@@ -305,10 +328,11 @@ async def test_erasing_a_person_removes_them_everywhere_the_gateway_put_them(gat
         hubspot_event(802, 7777, "contact.propertyChange", "email", ADA_EMAIL),  # her email
         hubspot_event(803, 5101, "product.propertyChange", "price", "54.00"),  # a product 5101
     )
-    base = await audience_synced(gateway, acme, rows=3)
+    base = await audience_synced(gateway, acme, rows=2)  # her two records are one row
     before = await asyncio.to_thread(airtable_audience, gateway, acme, base)
-    assert sorted(row["Email"] for row in before) == sorted([ADA["email"]] * 2 + [BOB["email"]])
+    assert sorted(row["Email"] for row in before) == sorted([ADA["email"], BOB["email"]])
     await mismatched_and_archived(gateway, services, acme, base)
+    await retry_pending(services, acme, "cus-1001")  # a write of her record to retry
 
     held = await export(
         gateway, await personal_key(services, acme), email="ADA.LOVELACE@example.com"
@@ -317,7 +341,11 @@ async def test_erasing_a_person_removes_them_everywhere_the_gateway_put_them(gat
     assert {r["data"]["phone"] for r in held["canonical_records"]} == {"+442079460018"}
     assert len(held["raw_payloads"]) == 3  # both standard records and the HubSpot contact
     assert [q["external_id"] for q in held["quarantine_entries"]] == ["cus-1002"]
-    assert [h["external_id"] for h in held["record_history"]] == ["5101"]  # her consent kept
+    assert sorted((h["external_id"], h["kind"]) for h in held["record_history"]) == [
+        ("5101", "ams_row_merged"),  # her two records are one AMS row
+        ("5101", "consent_kept"),  # her consent kept
+        ("cus-1001", "ams_row_merged"),
+    ]
     assert len(held["ams_rows"]) == 2
     assert sorted(n["object_id"] for n in held["webhook_notices"]) == ["5101", "7777"]
     assert all(row["airtable_record_id"].startswith("rec") for row in held["ams_rows"])
@@ -329,15 +357,16 @@ async def test_erasing_a_person_removes_them_everywhere_the_gateway_put_them(gat
     assert receipt["completed"] is True and receipt["error"] is None
     assert removed(receipt) == {
         "canonical_records": 2,
-        "record_history": 1,
+        "record_history": 3,
         "quarantine_entries": 1,
         "staged_records": 3,
         "record_errors": 1,
         "idempotency_keys": 1,
         "webhook_notices": 2,
         "archived_records": 1,
+        "ams_record_retries": 1,
         "reconciliation_mismatches": 1,
-        "ams_rows": 2,
+        "ams_rows": 1,
         "ams_sync_records": 2,
     }
     assert await traces_left(services) == {}
@@ -355,7 +384,7 @@ async def test_erasing_a_person_removes_them_everywhere_the_gateway_put_them(gat
     (event,) = [n["body"] for n in events["events"]["nodes"]]
     assert event["data"]["run_id"] == receipt["runId"]
     assert event["data"]["identifier_kind"] == "email"
-    assert event["data"]["removed"]["ams_rows"] == 2
+    assert event["data"]["removed"]["ams_rows"] == 1
     audited = await eventually(lambda: audit_rows(services, "privacy.erase_subject"))
     targets = orjson.loads(audited[0][0]) if isinstance(audited[0][0], str) else audited[0][0]
     assert targets[0] == receipt["runId"] and targets[1].startswith("subject:")

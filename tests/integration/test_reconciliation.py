@@ -17,7 +17,7 @@ from app.integrations.sandbox_tokens import sandbox_token
 from app.reconciliation.sampling import sample_size
 from app.settings import Settings
 from tests.conftest import REDIS_URL, GraphQL, Tenant, create_tenant, require_service
-from tests.helpers import Gateway, serve, shopify_product
+from tests.helpers import Gateway, serve, served_gateway, shopify_product
 from tests.integration.test_ams_sync import (
     ams_settings,
     base_of,
@@ -53,13 +53,8 @@ def settings(fast_sandbox_settings: Settings) -> Settings:
 
 @pytest.fixture
 async def gateway(settings: Settings) -> AsyncIterator[Gateway]:
-    served = serve(settings)
-    url, server_settings, traffic = next(served)
-    try:
-        async with httpx.AsyncClient(base_url=url, timeout=120) as client:
-            yield Gateway(url, server_settings, traffic, GraphQL(client))
-    finally:
-        next(served, None)
+    async with served_gateway(settings, http_timeout=120) as served:
+        yield served
 
 
 def products_table(gateway: Gateway, tenant: Tenant, base_id: str) -> Any:

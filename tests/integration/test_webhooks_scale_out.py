@@ -53,6 +53,12 @@ async def job_count(services: Services) -> int:
         return int(await session.scalar(select(func.count()).select_from(IngestJob)) or 0)
 
 
+async def records_received(services: Services) -> int:
+    """Records taken into jobs (deliveries arriving before a worker claims a job join it)."""
+    async with services.sessions() as session:
+        return int(await session.scalar(select(func.sum(IngestJob.received))) or 0)
+
+
 async def test_a_redelivery_to_the_other_process_is_a_duplicate(two_processes):
     services, first, second = two_processes
     tenant = await create_tenant(services)
@@ -72,7 +78,7 @@ async def test_a_redelivery_to_the_other_process_is_a_duplicate(two_processes):
         await redis.aclose()
 
 
-async def test_simultaneous_copies_on_two_processes_make_one_job(two_processes):
+async def test_simultaneous_copies_on_two_processes_are_taken_once(two_processes):
     services, first, second = two_processes
     tenant = await create_tenant(services)
     connection = await connect(GraphQL(first), tenant, "shopify", SHOPIFY_SECRET)
@@ -84,4 +90,4 @@ async def test_simultaneous_copies_on_two_processes_make_one_job(two_processes):
             second.post(path_of(connection), content=body, headers=headers),
         )
         assert sorted(answer.status_code for answer in answers) == [200, 202]
-    assert await job_count(services) == 10
+    assert await records_received(services) == 10

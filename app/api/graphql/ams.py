@@ -18,7 +18,10 @@ from app.tenancy.models import Tenant
 strawberry.enum(
     RecordSyncStatus,
     description="SYNCED: the record is in the AMS as it is stored here. REJECTED: Airtable "
-    "refused it (see errorType and errorMessage); it is written again when it changes.",
+    "refused it (see errorType and errorMessage); it is written again when it changes. "
+    "EXHAUSTED: it failed for a transient reason (Airtable unavailable, timeouts) until its "
+    "retries ran out; it is quarantined (EXHAUSTED) and written again when it changes or is "
+    "replayed.",
 )
 
 
@@ -35,9 +38,14 @@ class AmsEntitySync:
         description="When the last successful sync finished; null before the first."
     )
     written: int = strawberry.field(description="Records the last sync wrote to Airtable.")
-    unchanged: int = strawberry.field(
+
+    @strawberry.field(
         description="Records already in Airtable as they are: nothing was sent for them."
     )
+    async def unchanged(self, info: Info) -> int:
+        async with reading(info.context.services.sessions) as session:
+            return await ams.unchanged_count(session, self.tenant, self.row)
+
     rejected: int = strawberry.field(description="Records Airtable refused in the last sync.")
     airtable_requests: int = strawberry.field(description="Requests the last sync made.")
     pending: bool = strawberry.field(
@@ -52,14 +60,17 @@ class AmsEntitySync:
         description="After failures: the sync is not tried again before this time (backoff); "
         "null when no retry is waiting."
     )
+    tenant: strawberry.Private[Tenant]
+    row: strawberry.Private[SyncStateRow]
 
     @classmethod
-    def from_row(cls, row: SyncStateRow) -> "AmsEntitySync":
+    def from_row(cls, row: SyncStateRow, tenant: Tenant) -> "AmsEntitySync":
         return cls(
+            tenant=tenant,
+            row=row,
             entity=Entity(row.entity),
             last_synced_at=row.last_synced_at,
             written=row.written,
-            unchanged=row.unchanged,
             rejected=row.rejected,
             airtable_requests=row.requests,
             pending=row.due_seq > row.done_seq,
@@ -133,4 +144,4 @@ class AmsSync:
 async def ams_sync_of(info: Info, tenant: Tenant) -> AmsSync:
     async with reading(info.context.services.sessions) as session:
         states = await ams.sync_states(session, tenant)
-    return AmsSync(entities=[AmsEntitySync.from_row(row) for row in states], tenant=tenant)
+    return AmsSync(entities=[AmsEntitySync.from_row(row, tenant) for row in states], tenant=tenant)

@@ -6,6 +6,7 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
+from app.ams import identity_rows
 from app.api.graphql.permissions import allowed
 from app.api.graphql.scalars import JSONObject
 from app.api.graphql.types import PageInfo, Record, UserError, archivals
@@ -25,11 +26,16 @@ ResolutionKindType = strawberry.enum(
     name="ResolutionKind",
     description="consent_kept: a record's consent gave way to a newer unsubscribe; "
     "consent_propagated: an unsubscribe was applied to a stored record of the same email; "
-    "linked: a record shares its identity (SKU) with another platform's record (one product); "
-    "duplicate_sku: another record of the same platform has the same SKU (both kept); "
+    "linked: a record shares its identity value (the policy's key, SKU by default) with another "
+    "platform's record (one product); "
+    "duplicate_sku: another record of the same platform has the same identity value (both kept; "
+    "the field names the key); "
     "stale: a record older (source_updated_at) than the stored one was not applied; "
     "duplicate_in_batch: of two different records with one external id in a batch, the older "
-    "was dropped.",
+    "was dropped; "
+    "ams_row_merged: linked records of several platforms are one AMS row (detail: the row's "
+    "record, its members, the rows of their own it replaced); "
+    "ams_row_split: a record no longer linked has an AMS row of its own again.",
 )
 
 
@@ -104,8 +110,9 @@ class ConflictsQuery:
 
     @strawberry.field(
         permission_classes=[allowed(policy.READ)],
-        description="The records of all platforms that share an identity value (a product's "
-        "SKU, a person's email), read as one with the client's conflict policy; null when none.",
+        description="The records of all platforms that share a value of the entity's identity "
+        "key (by default a product's SKU, a person's email), read as one with the client's "
+        "conflict policy; null when none or when the entity is not linked.",
     )
     async def linked_record(
         self, info: Info, entity: Entity, identity: str
@@ -153,12 +160,19 @@ class ConflictPolicy:
     entity: Entity
     version: int = strawberry.field(description="0: the defaults (never set).")
     identity: str | None = strawberry.field(
-        description="The field records of different platforms are linked by (null: not linked)."
+        description="The key records of different platforms are linked by: a standard field or "
+        "attributes.<name> (null: not linked)."
     )
     owners: JSONObject = strawberry.field(
         description="Standard field → the platform whose value wins it in linked records."
     )
     updated_at: datetime | None
+    relinked_records: int | None = strawberry.field(
+        description="A version that changed the identity key re-linked the records already "
+        "stored under the new key at once: how many of them have a value under it (null: this "
+        "version kept the key). Link and duplicate resolutions are recorded as records are "
+        "stored from then on."
+    )
 
     @classmethod
     def of(cls, found: Policy) -> "ConflictPolicy":
@@ -168,6 +182,7 @@ class ConflictPolicy:
             identity=found.identity,
             owners=JSONObject(found.owners),
             updated_at=found.updated_at,
+            relinked_records=found.relinked,
         )
 
 
@@ -181,8 +196,11 @@ class FieldOwnerInput:
 class SetConflictPolicyInput:
     entity: Entity
     identity: str | None = strawberry.field(
-        description="Link records of different platforms by this field (products: sku; "
-        "audience: email); null: do not link."
+        description="Link records of different platforms by this key, a string value of 1 to "
+        "255 characters: products by sku (default), url or attributes.<name> (e.g. "
+        "attributes.gtin); audience by email (default), phone or attributes.<name>; campaigns by "
+        "name or attributes.<name>; assets by sha256, source_url or attributes.<name>. null: do "
+        "not link. Changing it re-links the records already stored."
     )
     owners: list[FieldOwnerInput] = strawberry.field(
         default_factory=list,
@@ -226,6 +244,7 @@ class ConflictsMutation:
                     owners,
                     principal.key_id,
                 )
+                await identity_rows.policy_changed(session, principal.tenant, input.entity)
         except GatewayError as error:
             return SetConflictPolicyPayload(policy=None, errors=UserError.all_from(error))
         return SetConflictPolicyPayload(policy=ConflictPolicy.of(saved), errors=[])

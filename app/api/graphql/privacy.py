@@ -51,6 +51,7 @@ class ErasedPlace:
         "staged_records (raw payloads), "
         "record_errors, idempotency_keys (released), webhook_notices (webhook events that did "
         "not become jobs), archived_records (archivals of their records), "
+        "ams_record_retries (AMS writes waiting to be retried), "
         "reconciliation_mismatches (mismatches naming their records or Airtable rows), "
         "ams_rows (Airtable rows deleted), ams_sync_records."
     )

@@ -4,12 +4,13 @@ from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 
-from litestar import MediaType, Request, Response, get
-from litestar.exceptions import NotFoundException
+from litestar import HttpMethod, MediaType, Request, Response, get, route
+from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath
-from litestar.static_files import create_static_files_router
+from litestar.response.base import ASGIResponse
 from litestar.types import ControllerRouterHandler
 
+from app.api.rest import portal_files
 from app.api.rest.openapi import documented, error_example, error_response
 from app.observability.database import DATABASE_GAUGES
 from app.observability.exposition import exposition
@@ -98,8 +99,33 @@ def contract_routes(contracts_dir: Path) -> list[ControllerRouterHandler]:
 
 
 def portal_routes(settings: Settings) -> list[ControllerRouterHandler]:
-    return [
-        create_static_files_router(
-            path="/portal", directories=[settings.portal_dist_dir], html_mode=True, name="portal"
+    """GET/HEAD /portal/… from portal/dist, precompressed siblings negotiated (portal_files)."""
+    dist = settings.portal_dist_dir
+
+    @route(
+        ["/portal", "/portal/{file_path:path}"],
+        http_method=[HttpMethod.GET, HttpMethod.HEAD],
+        name="portal",
+        include_in_schema=False,
+    )
+    async def portal(request: Request[Any, Any, Any]) -> ASGIResponse:
+        path = portal_files.locate(dist, request.scope["path"].removeprefix("/portal"))
+        if path is None:
+            raise NotFoundException()
+        try:
+            sent = portal_files.representation(dist, path, request.headers.get("accept-encoding"))
+        except portal_files.NotAcceptable as refused:
+            detail = "This file is sent as identity, gzip or br: accept one of them."
+            raise HTTPException(
+                status_code=406, detail=detail, extra={"code": "not_acceptable"}
+            ) from refused
+        if portal_files.not_modified(request.headers.get("if-none-match"), sent.etag):
+            return ASGIResponse(status_code=304, headers=sent.headers)
+        head = request.method == HttpMethod.HEAD
+        return ASGIResponse(
+            body=b"" if head else await portal_files.read(sent),
+            headers={**sent.headers, "content-length": str(sent.size)},
+            is_head_response=head,
         )
-    ]
+
+    return [portal]

@@ -52,7 +52,9 @@ async def _caller(request: AnyRequest) -> Tenant:
 
 async def _admit(request: AnyRequest, limiter: BaseRateLimiter, base_id: str) -> Tenant:
     tenant = await _caller(request)
-    await _faults(request).strike(tenant.client_id)
+    faults = _faults(request)
+    body = await request.body() if faults.targets(tenant.client_id) else b""
+    await faults.strike(tenant.client_id, body)
     limiter.take(tenant.client_id, base_id)
     return tenant
 

@@ -1,11 +1,12 @@
 """performUpsert: records without an id match existing ones on 1 to 3 merge fields: none →
 create, one → update, more → the request fails. Matching reads only the records that can
-match, never the whole table."""
+match, never the whole table: by the merge index (app.sandbox.airtable.merge_index) when a merge
+field gives short texts, else by comparing the stored cells in the query."""
 
 from collections.abc import Sequence
 from typing import Any
 
-from app.sandbox.airtable import store
+from app.sandbox.airtable import merge_index, store
 from app.sandbox.airtable.cells import STORED_AS_WRITTEN
 from app.sandbox.airtable.errors import invalid_request
 from app.sandbox.airtable.models import SandboxRecord
@@ -39,10 +40,16 @@ class Upsert:
             written = [self._as_written(item, field_id) for item in to_match]
             if all(isinstance(value, str) and value for value in written):
                 allowed[field_id] = set(written)
-        writer = self.writer
-        self.stored = await store.merge_candidates(
-            writer.session, writer.tenant, writer.table.id, allowed
-        )
+        writer, session, tenant = self.writer, self.writer.session, self.writer.tenant
+        indexed = [f for f, texts in allowed.items() if all(map(merge_index.indexable, texts))]
+        if indexed:
+            await merge_index.ensure(session, tenant, writer.table, indexed[:1])
+            texts = allowed[indexed[0]]
+            self.stored = await merge_index.candidates(
+                session, tenant, writer.table, indexed[0], texts
+            )
+            return
+        self.stored = await store.merge_candidates(session, tenant, writer.table.id, allowed)
 
     async def write(self, item: RecordInput) -> SandboxRecord:
         key = self.writer.merge_key(item, self.merge_ids)

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.sandbox.airtable import store
+from app.sandbox.airtable import merge_index, store
 from app.sandbox.airtable.cells import CellWriter
 from app.sandbox.airtable.errors import (
     invalid_records,
@@ -115,6 +115,9 @@ class TableWriter:
         await self._check_links(records)
         if self.cells.choices_added:
             self.table.definition = self.definition
+        await merge_index.refresh(
+            self.session, self.tenant, self.table, list(self.written.values())
+        )
 
     async def _check_links(self, records: Sequence[SandboxRecord]) -> None:
         for field in self.definition["fields"]:

@@ -74,25 +74,27 @@ def _parse_text(text: str, default_tz: tzinfo) -> datetime:
 
 def parse_datetime(value: object, default_tz: tzinfo = UTC) -> datetime:
     """Any accepted date shape → an aware datetime in UTC, or NormalisationError."""
-    if isinstance(value, bool):
+    if isinstance(value, str):  # the usual case first
+        text = value.strip()
+        if text:
+            return _in_range(_parse_text(text, default_tz), value)
+    elif isinstance(value, bool):
         raise _invalid(value, "a boolean is not a date")
-    if isinstance(value, datetime):
+    elif isinstance(value, datetime):
         return _in_range(_localise(value, default_tz), value)
-    if isinstance(value, date):
+    elif isinstance(value, date):
         return _in_range(_localise(datetime(value.year, value.month, value.day), default_tz), value)
-    if isinstance(value, int | float | Decimal):
+    elif isinstance(value, (int, float, Decimal)):  # a tuple: a union would be built per call
         try:
             return _from_epoch(_epoch_seconds(Decimal(str(value))), value)
         except InvalidOperation:
             raise _invalid(value, "not a finite number") from None
-    if isinstance(value, str) and value.strip():
-        return _in_range(_parse_text(value.strip(), default_tz), value)
     raise _invalid(value, "expected a date string, epoch number or datetime")
 
 
 def parse_epoch_ms(value: object) -> datetime:
     """Strictly epoch milliseconds (HubSpot date properties), whatever the magnitude."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise _invalid(value, "expected epoch milliseconds")
     text = str(value).strip()
     if not _NUMERIC.match(text):
@@ -100,14 +102,21 @@ def parse_epoch_ms(value: object) -> datetime:
     return _from_epoch(Decimal(text) / 1000, value)
 
 
+# What `isoformat(timespec=...)` makes of a UTC datetime, with `Z` for `+00:00`; %-formatting
+# costs about a third less than isoformat, which formats the offset too.
+_SECONDS = "%04d-%02d-%02dT%02d:%02d:%02dZ"
+_MILLISECONDS = "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ"
+_MICROSECONDS = "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ"
+
+
 def format_rfc3339(moment: datetime) -> str:
     """UTC, `Z`, and only the sub-second precision the value has: 10:00:00Z, 10:00:00.120Z."""
     if moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
-    if moment.microsecond == 0:
-        spec = "seconds"
-    elif moment.microsecond % 1000 == 0:
-        spec = "milliseconds"
-    else:
-        spec = "microseconds"
-    return moment.isoformat(timespec=spec)[:-6] + "Z"  # in UTC the offset is always +00:00
+    fields = (moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second)
+    micro = moment.microsecond
+    if micro == 0:
+        return _SECONDS % fields
+    if micro % 1000 == 0:
+        return _MILLISECONDS % (*fields, micro // 1000)
+    return _MICROSECONDS % (*fields, micro)

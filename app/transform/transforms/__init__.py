@@ -1,6 +1,14 @@
 """The vocabulary of the mapping rules: every named transform, by name."""
 
-from app.transform.transforms import choices, lists, money, platform, temporal, values
+from app.transform.transforms import (
+    choices,
+    lists,
+    money,
+    platform,
+    temporal,
+    values,
+    woocommerce,
+)
 from app.transform.transforms.base import Args, Transform
 
 _ALL = [
@@ -60,6 +68,11 @@ _ALL = [
         "Shopify metafields (REST list or GraphQL nodes/edges) → the text of the one with `key` "
         "(and `namespace`).",
         platform.MetafieldArgs,
+    ),
+    Transform(
+        "woocommerce_variations",
+        woocommerce.woocommerce_variations,
+        "WooCommerce variations embedded whole → variants; ids only → none.",
     ),
     Transform(
         "lookup", choices.lookup, "A value map with an optional default.", choices.LookupArgs

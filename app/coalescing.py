@@ -1,0 +1,58 @@
+"""Many concurrent calls, one round trip: calls made while a batch is being written wait and go
+together in the next batch (a group commit), so a busy gateway pays one transaction, pipeline or
+script call for many requests, and an idle one still writes each call at once. Used by the
+webhook delivery ledger and the shared rate-limit buckets.
+
+A lone call pays for a task and a future (about 25 us of CPU); writing it in its caller instead
+measured worse under load, where calls then often go alone instead of together."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+Item = TypeVar("Item")
+Answer = TypeVar("Answer")
+
+
+@dataclass
+class _Call(Generic[Item, Answer]):
+    item: Item
+    answer: "asyncio.Future[Answer]"
+
+
+class Coalescer(Generic[Item, Answer]):
+    """`write_all` takes a batch of items and returns one answer per item, in order; its error
+    is every caller's error."""
+
+    def __init__(
+        self, write_all: Callable[[list[Item]], Awaitable[list[Answer]]], batch_limit: int
+    ) -> None:
+        self._write_all = write_all
+        self._limit = batch_limit
+        self._pending: list[_Call[Item, Answer]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def __call__(self, item: Item) -> Answer:
+        answer: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Call(item, answer))
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write())
+        return await answer
+
+    async def _write(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending[: self._limit], self._pending[self._limit :]
+                try:
+                    answers = await self._write_all([call.item for call in batch])
+                except Exception as error:
+                    for call in batch:
+                        if not call.answer.done():
+                            call.answer.set_exception(error)
+                    continue
+                for call, answer in zip(batch, answers, strict=True):
+                    if not call.answer.done():
+                        call.answer.set_result(answer)
+        finally:
+            self._writer = None
