@@ -59,7 +59,7 @@ def settings(fast_sandbox_settings: Settings) -> Settings:
 
 @pytest.fixture
 async def gateway(settings: Settings) -> AsyncIterator[Gateway]:
-    async with served_gateway(settings, timeout=120) as served:
+    async with served_gateway(settings, http_timeout=120) as served:
         yield served
 
 
