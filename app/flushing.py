@@ -2,25 +2,25 @@
 usage counts), so requests never wait on a database write for it."""
 
 import asyncio
-import contextlib
 from abc import ABC, abstractmethod
+
+from app.periodic import Periodic
 
 
 class PeriodicFlush(ABC):
     def __init__(self, interval_seconds: float) -> None:
-        self._interval = interval_seconds
         self._flushing = asyncio.Lock()  # flush() returns only once earlier work is written
-        self._task: asyncio.Task[None] | None = None
+        # Nothing is buffered at start-up: the first flush comes one interval later.
+        self._timer = Periodic(
+            f"flush:{type(self).__name__}", self._timed_flush, interval_seconds, wait_first=True
+        )
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
+        await self._timer.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Stop the timer, then write what is still buffered."""
+        await self._timer.stop()
         await self.flush()
 
     async def flush(self) -> None:
@@ -34,8 +34,6 @@ class PeriodicFlush(ABC):
     async def _after_flush(self) -> None:  # noqa: B027 — an optional hook, not abstract
         """Periodic upkeep after each timed flush (none by default)."""
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            await self.flush()
-            await self._after_flush()
+    async def _timed_flush(self) -> None:
+        await self.flush()
+        await self._after_flush()

@@ -1,6 +1,7 @@
-"""One loop for the work a process repeats on its own (the retention purge, resuming erasures):
-run once at start-up, then every `interval` seconds until stopped. A failed run is logged by the
-task's name only (its error may name personal data) and tried again next time."""
+"""One loop for the work a process repeats on its own (the retention purge, resuming erasures,
+reconciliation, flushing buffered audit rows and usage counts): run once at start-up (or, with
+`wait_first`, one interval after it), then every `interval` seconds until stopped. A failed run is
+logged by the task's name only (its error may name personal data) and tried again next time."""
 
 import asyncio
 import contextlib
@@ -12,10 +13,18 @@ log = structlog.get_logger("gateway.periodic")
 
 
 class Periodic:
-    def __init__(self, name: str, action: Callable[[], Awaitable[object]], interval: float):
+    def __init__(
+        self,
+        name: str,
+        action: Callable[[], Awaitable[object]],
+        interval: float,
+        *,
+        wait_first: bool = False,
+    ):
         self.name = name
         self._action = action
         self._interval = interval
+        self._wait_first = wait_first
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -36,6 +45,8 @@ class Periodic:
             log.warning("periodic.run_failed", task=self.name, error=type(error).__name__)
 
     async def _run(self) -> None:
+        if self._wait_first:
+            await asyncio.sleep(self._interval)
         while True:
             await self.run_once()
             await asyncio.sleep(self._interval)

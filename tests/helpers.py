@@ -9,17 +9,28 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import orjson
+from sqlalchemy import update
 
+from app.ams.fieldmap import table_maps, value_hash
+from app.ams.models import AmsSyncRecord, AmsSyncState, RecordSyncStatus
+from app.ams.service import AmsRuntime
 from app.asgi import create_app
+from app.contracts.entities import Entity
+from app.db.models import CanonicalRecord
+from app.ids import new_id
 from app.jobs.dispatch import InProcessDispatcher
+from app.records.service import upsert
+from app.records.validation import ValidRecord
 from app.services import Services
 from app.settings import Settings
 from app.tenancy import service as tenancy
 from app.tenancy.models import CLIENT_SCOPES, KeyMode, Scope
+from app.tenancy.models import Tenant as TenantScope
 from tests.conftest import GraphQL, Tenant, make_settings
 
 INGEST = {
@@ -303,3 +314,54 @@ async def personal_key(services: Services, tenant: Tenant) -> str:
 async def personal_reader(services: Services, tenant: Tenant) -> Tenant:
     """The same client through a key that may read personal data (records answered unmasked)."""
     return dataclasses.replace(tenant, secret=await personal_key(services, tenant))
+
+
+async def seed_synced(runtime: AmsRuntime, tenant: TenantScope, records: list[ValidRecord]) -> None:
+    """A product catalogue as a finished sync leaves it: canonical records (none pending), per
+    record its Airtable id (`rec` + its index) and column hashes, and the entity's sync state
+    with nothing due. Written directly: writing thousands of rows through the emulator first
+    would only slow tests and benchmarks down."""
+    table_map = table_maps(runtime.settings.contracts_dir)[Entity.PRODUCT]
+    now = datetime.now(UTC)
+    scope = {"client_id": tenant.client_id, "livemode": tenant.livemode}
+    async with runtime.sessions() as session, session.begin():
+        await upsert(session, tenant, Entity.PRODUCT, new_id("job"), records)
+        session.add(
+            AmsSyncState(
+                **scope,
+                entity=Entity.PRODUCT.value,
+                due_seq=0,
+                done_seq=0,
+                written=0,
+                rejected=0,
+                requests=0,
+                platforms={},
+                updated_at=now,
+            )
+        )
+        session.add_all(
+            AmsSyncRecord(
+                **scope,
+                id=new_id("amsrec"),
+                entity=Entity.PRODUCT.value,
+                source_platform=record.source_platform,
+                external_id=record.external_id,
+                airtable_record_id=f"rec{n:014d}",
+                content_hash=record.content_hash,
+                map_version=table_map.version,
+                field_hashes={c: value_hash(v) for c, v in table_map.content(record.data).items()},
+                status=RecordSyncStatus.SYNCED.value,
+                synced_at=now,
+                updated_at=now,
+            )
+            for n, record in enumerate(records)
+        )
+        await session.flush()
+        await session.execute(  # handled: no longer pending for the sync
+            update(CanonicalRecord)
+            .where(
+                CanonicalRecord.client_id == tenant.client_id,
+                CanonicalRecord.livemode == tenant.livemode,
+            )
+            .values(sync_pending=False)
+        )

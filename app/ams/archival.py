@@ -161,6 +161,78 @@ async def archived_keys(
     return found
 
 
+# Reading archivals for the sync: single-table reads by index, each bounded by the archivals
+# (never a join, whose plan without table statistics may read a whole table instead).
+
+
+def by_key(table: Any, keys: Sequence[Key]) -> list[Any]:
+    """WHERE clauses reading these keys by index, one per platform and chunk of ids (a row-value
+    IN list is not planned as index probes by SQLite nor, without statistics, PostgreSQL)."""
+    ids: dict[str, list[str]] = {}
+    for platform, external_id in keys:
+        ids.setdefault(platform, []).append(external_id)
+    return [
+        and_(
+            table.source_platform == platform, table.external_id.in_(chosen[start : start + CHUNK])
+        )
+        for platform, chosen in sorted(ids.items())
+        for start in range(0, len(chosen), CHUNK)
+    ]
+
+
+async def archived_after(
+    session: AsyncSession, tenant: Tenant, entity: Entity, after: Key | None, size: int
+) -> list[tuple[Key, datetime]]:
+    """The entity's archivals in key order (its primary key's), after `after`."""
+    archived = ArchivedRecord
+    query = select(archived.source_platform, archived.external_id, archived.archived_at).where(
+        *_identity(archived, tenant, entity)
+    )
+    if after is not None:
+        query = query.where(tuple_(archived.source_platform, archived.external_id) > after)
+    rows = await session.execute(
+        query.order_by(archived.source_platform, archived.external_id).limit(size)
+    )
+    return [((row[0], row[1]), row[2]) for row in rows]
+
+
+async def archivals_of(
+    session: AsyncSession, tenant: Tenant, entity: Entity, keys: Sequence[Key]
+) -> dict[Key, datetime]:
+    """When these records were archived (those that are)."""
+    found: dict[Key, datetime] = {}
+    archived = ArchivedRecord
+    for keyed in by_key(archived, keys):
+        rows = await session.execute(
+            select(archived.source_platform, archived.external_id, archived.archived_at).where(
+                *_identity(archived, tenant, entity), keyed
+            )
+        )
+        found |= {(row[0], row[1]): row[2] for row in rows}
+    return found
+
+
+async def records_of(
+    session: AsyncSession, tenant: Tenant, entity: Entity, keys: Sequence[Key]
+) -> dict[Key, CanonicalRecord]:
+    found: dict[Key, CanonicalRecord] = {}
+    record = CanonicalRecord
+    for keyed in by_key(record, keys):
+        rows = await session.scalars(
+            select(record).where(*_identity(record, tenant, entity), keyed)
+        )
+        found |= {(row.source_platform, row.external_id): row for row in rows}
+    return found
+
+
+def archival_shown(record: CanonicalRecord, archived_at: datetime | None) -> datetime | None:
+    """The archival a record's row shows: none when it was pushed again since with a newer
+    source_updated_at (it is alive again)."""
+    if archived_at is None or record.source_updated_at > archived_at:
+        return None
+    return archived_at
+
+
 def _same_record(archived: Any, record: Any) -> Any:
     return and_(
         record.client_id == archived.client_id,

@@ -44,7 +44,6 @@ async def mark_sync_due(session: AsyncSession, tenant: Tenant, entity: Entity) -
         due_seq=1,
         done_seq=0,
         written=0,
-        unchanged=0,
         rejected=0,
         requests=0,
         platforms={},

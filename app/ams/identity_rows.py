@@ -44,10 +44,11 @@ after this module was deployed does the same, so rows written per record before 
 
 When Airtable refuses a merged row, the holder's record is quarantined (its refusal) and the
 other members keep their bookkeeping as it was, marked refused. A base provisioned before
-template version 3 has no identity columns: merged rows are written without them (app.ams.service
-reads the base's columns once per sync for such a base).
+template version 3 gets the identity columns from the next sync (app.provisioning.upgrade); while
+that fails, merged rows are written without them (app.ams.service reads the base's columns once
+per sync for such a base).
 
-Archival shows a merged row archived only when every member is archived (`archival_page`);
+Archival shows a merged row archived only when every member is archived (`merged_archivals`);
 reconciliation expects a merged row to hold the merged values (`merged_expectations`).
 """
 
@@ -57,14 +58,26 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Table, and_, func, or_, select
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    and_,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.ams.due import mark_sync_due
+from app.ams.archival import archival_shown, archivals_of, records_of
+from app.ams.due import mark_pending, mark_sync_due
 from app.ams.fieldmap import TableMap
-from app.ams.models import AmsSyncRecord, AmsSyncState, ArchivedRecord, RecordSyncStatus
+from app.ams.models import AmsSyncRecord, AmsSyncState, RecordSyncStatus
 from app.contracts.entities import Entity
 from app.db.models import Base, CanonicalRecord, UtcDateTime
 from app.ids import new_id
@@ -447,44 +460,47 @@ class MergedArchival:
     archived_at: datetime | None  # the archival to show: the latest of its members', or None
 
 
-async def archival_page(
-    session: AsyncSession, tenant: Tenant, entity: Entity, after: str, size: int
-) -> tuple[list[MergedArchival], str | None]:
-    """Merged rows (holders after `after`, by id) whose Archived column is not what their
-    members' archivals say; and the id to continue after (None: no more)."""
-    synced = AmsSyncRecord
-    holders = list(
-        await session.scalars(
-            select(synced)
-            .where(*_scope(synced, tenant, entity), synced.merged_into == synced.id)
-            .where(synced.id > after, synced.airtable_record_id.is_not(None))
-            .order_by(synced.id)
-            .limit(size)
+async def merged_archivals(
+    session: AsyncSession, tenant: Tenant, entity: Entity, holder_ids: Iterable[str]
+) -> list[MergedArchival]:
+    """Of the merged rows these sync records hold, those whose Archived column is not what
+    their members' archivals say. Read by index from the holders given (those of the archived
+    members and of the rows showing an archival), never from every merged row."""
+    members: dict[str, list[AmsSyncRecord]] = defaultdict(list)
+    for chunk in _chunks(holder_ids):
+        rows = await session.scalars(
+            select(AmsSyncRecord).where(
+                *_scope(AmsSyncRecord, tenant, entity), AmsSyncRecord.merged_into.in_(chunk)
+            )
         )
-    )
-    if not holders:
-        return [], None
-    archived = ArchivedRecord
-    # Archived, unless pushed again since with a newer source_updated_at (as app.ams.service).
-    holds = and_(
-        archived.archived_at.is_not(None),
-        CanonicalRecord.source_updated_at <= archived.archived_at,
-    )
-    rows = await session.execute(
-        select(synced.merged_into, CanonicalRecord, archived.archived_at, holds)
-        .join(CanonicalRecord, _joined())
-        .outerjoin(archived, _same_archived(archived, synced))
-        .where(*_scope(synced, tenant, entity), synced.merged_into.in_([h.id for h in holders]))
-    )
-    members: dict[str, list[tuple[CanonicalRecord, datetime | None]]] = defaultdict(list)
-    for holder_id, record, archived_at, held in rows:
-        members[str(holder_id)].append((record, archived_at if held else None))
+        for synced in rows:
+            members[str(synced.merged_into)].append(synced)
+    keys = [(s.source_platform, s.external_id) for found in members.values() for s in found]
+    records = await records_of(session, tenant, entity, keys)
+    archivals = await archivals_of(session, tenant, entity, keys)
     found = []
-    for holder in holders:
-        shown = _archival_of(holder, members.get(holder.id, []))
+    for holder_id in sorted(members):
+        holder = next((s for s in members[holder_id] if s.id == holder_id), None)
+        if holder is None or holder.airtable_record_id is None:
+            continue
+        shown = _archival_of(holder, _archived_members(members[holder_id], records, archivals))
         if shown is not None and shown.archived_at != holder.archived_at:
             found.append(shown)
-    return found, holders[-1].id
+    return found
+
+
+def _archived_members(
+    members: list[AmsSyncRecord],
+    records: dict[Key, CanonicalRecord],
+    archivals: dict[Key, datetime],
+) -> list[tuple[CanonicalRecord, datetime | None]]:
+    """Each member's record and the archival it shows (None: alive)."""
+    found = []
+    for synced in members:
+        key = (synced.source_platform, synced.external_id)
+        if (record := records.get(key)) is not None:
+            found.append((record, archival_shown(record, archivals.get(key))))
+    return found
 
 
 def _archival_of(
@@ -513,14 +529,58 @@ def _archival_of(
     return MergedArchival(holder, shown, when)
 
 
-def _same_archived(archived: Any, synced: Any) -> Any:
-    return and_(
-        archived.client_id == synced.client_id,
-        archived.livemode == synced.livemode,
-        archived.entity == synced.entity,
-        archived.source_platform == synced.source_platform,
-        archived.external_id == synced.external_id,
-    )
+# Erasure: a merged row deleted with one of its members
+
+
+async def rows_erased(session: AsyncSession, tenant: Tenant, erased: Sequence[str]) -> None:
+    """An erasure deleted the AMS rows of these sync records and is deleting them: the other
+    members of a merged row one of them was in lost that row. Their bookkeeping forgets it and
+    they are pending at once, so the next sync shows them again (rows of their own, or a merged
+    row of those still linked) instead of when they next change."""
+    synced = AmsSyncRecord
+    mine = (synced.client_id == tenant.client_id, synced.livemode == tenant.livemode)
+    holders: dict[str, set[str]] = defaultdict(set)  # entity → merged rows' holders
+    for chunk in _chunks(erased):
+        rows = await session.execute(
+            select(synced.entity, synced.merged_into).where(
+                *mine, synced.id.in_(chunk), synced.merged_into.is_not(None)
+            )
+        )
+        for entity, holder in rows:
+            holders[entity].add(str(holder))
+    gone = set(erased)
+    for entity, held in sorted(holders.items()):
+        members: list[tuple[str, Key]] = []
+        for chunk in _chunks(held):
+            found = await session.execute(
+                select(synced.id, synced.source_platform, synced.external_id).where(
+                    *mine, synced.entity == entity, synced.merged_into.in_(chunk)
+                )
+            )
+            members += [(row[0], (row[1], row[2])) for row in found if row[0] not in gone]
+        await _forget_rows(session, tenant, Entity(entity), members)
+
+
+async def _forget_rows(
+    session: AsyncSession, tenant: Tenant, entity: Entity, members: list[tuple[str, Key]]
+) -> None:
+    if not members:
+        return
+    for chunk in _chunks(sync_id for sync_id, _ in members):
+        await session.execute(
+            update(AmsSyncRecord)
+            .where(AmsSyncRecord.client_id == tenant.client_id, AmsSyncRecord.id.in_(chunk))
+            .values(
+                airtable_record_id=None,
+                merged_into=None,
+                field_hashes={},
+                content_hash="",  # differs from every canonical hash: written again
+                updated_at=datetime.now(UTC),
+            )
+            .execution_options(synchronize_session=False)
+        )
+    await mark_pending(session, tenant, entity, [key for _, key in members])
+    await mark_sync_due(session, tenant, entity)
 
 
 # Reconciliation: a merged row is expected to hold the merged values

@@ -50,9 +50,6 @@ class AmsSyncState(Base):
         UtcDateTime(), nullable=True, doc="When the last successful sync finished."
     )
     written: Mapped[int] = mapped_column(Integer, doc="Counts of the last successful sync")
-    unchanged: Mapped[int] = mapped_column(
-        Integer, doc="Not written any more: read as app.ams.service.unchanged_count (to drop)"
-    )
     rejected: Mapped[int] = mapped_column(Integer)
     requests: Mapped[int] = mapped_column(Integer, doc="Airtable requests the last sync made")
     platforms: Mapped[dict[str, Any]] = mapped_column(

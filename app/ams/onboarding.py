@@ -1,7 +1,7 @@
 """Onboarding, advanced by the pipeline: CONNECTED (provisioned) → FIRST_SYNC (a job was processed
 and its sync began) → VALIDATED (the share of quarantined records is under the threshold) →
-PRODUCTION_READY (the records are in the AMS with no rejections). It only moves forward; where it
-cannot, the reason says why and what to do."""
+PRODUCTION_READY (the records are in the AMS with no rejections, none waiting for a retry). It
+only moves forward; where it cannot, the reason says why and what to do."""
 
 from datetime import UTC, datetime
 
@@ -9,10 +9,28 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ams.models import AmsSyncRecord, RecordSyncStatus
+from app.ams.retries import AmsRecordRetry
 from app.db.models import IngestJob
 from app.provisioning.models import AmsProvisioning, OnboardingStatus
 from app.provisioning.service import Services, get_provisioning
 from app.tenancy.models import Tenant
+
+# Records the AMS does not hold, and what to do about them (checked in this order).
+HELD_BACK = {
+    RecordSyncStatus.REJECTED: (
+        "{count} record(s) were rejected by Airtable (see viewer.amsSync.rejected): "
+        "fix them and push them again."
+    ),
+    RecordSyncStatus.EXHAUSTED: (
+        "{count} record(s) could not be written to the AMS after every retry (see "
+        "quarantine, status EXHAUSTED): replay them once the AMS answers again."
+    ),
+}
+
+RETRYING = (
+    "{count} record(s) failed to be written to the AMS for a passing reason (Airtable busy or "
+    "unreachable) and are tried again after a backoff: nothing to do yet."
+)
 
 
 async def sync_started(services: Services, tenant: Tenant) -> None:
@@ -101,19 +119,15 @@ async def _production_ready(
             )
         ).all()
     )
-    rejected = counts.get(RecordSyncStatus.REJECTED.value, 0)
-    if rejected:
-        row.onboarding_reason = (
-            f"{rejected} record(s) were rejected by Airtable (see viewer.amsSync.rejected): "
-            "fix them and push them again."
-        )
+    if row.error:  # the AMS itself needs fixing first (e.g. app.provisioning.upgrade)
+        row.onboarding_reason = row.error
         return
-    exhausted = counts.get(RecordSyncStatus.EXHAUSTED.value, 0)
-    if exhausted:
-        row.onboarding_reason = (
-            f"{exhausted} record(s) could not be written to the AMS after every retry (see "
-            "quarantine, status EXHAUSTED): replay them once the AMS answers again."
-        )
+    for status, message in HELD_BACK.items():
+        if held := counts.get(status.value, 0):
+            row.onboarding_reason = message.format(count=held)
+            return
+    if retrying := await _retrying(session, tenant):
+        row.onboarding_reason = RETRYING.format(count=retrying)
         return
     if not counts.get(RecordSyncStatus.SYNCED.value, 0):
         row.onboarding_reason = "No record has been written to the AMS yet."
@@ -121,6 +135,17 @@ async def _production_ready(
     row.onboarding_status = OnboardingStatus.PRODUCTION_READY.value
     row.production_ready_at = now
     row.onboarding_reason = None
+
+
+async def _retrying(session: AsyncSession, tenant: Tenant) -> int:
+    """Records waiting to be attempted again (app.ams.retries): not in the AMS yet."""
+    retry = AmsRecordRetry
+    found = await session.scalar(
+        select(func.count())
+        .select_from(retry)
+        .where(retry.client_id == tenant.client_id, retry.livemode == tenant.livemode)
+    )
+    return int(found or 0)
 
 
 async def _finished_jobs(session: AsyncSession, tenant: Tenant) -> int:

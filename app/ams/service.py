@@ -9,7 +9,7 @@ most the batches in flight, which the next run upserts again without duplicates.
 """
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -19,7 +19,7 @@ from sqlalchemy import Table, and_, case, func, or_, select, text, true, tuple_,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.ams import identity_rows, onboarding, rejections, retries
+from app.ams import archival, identity_rows, onboarding, rejections, retries
 from app.ams.assets import (
     AssetFile,
     AssetFiles,
@@ -51,6 +51,7 @@ from app.observability.pipeline import write_origins
 from app.pagination import Page, check_page_size, decode_cursor, encode_cursor
 from app.provisioning import service as provisioning
 from app.provisioning.models import AmsProvisioning, ProvisioningStatus
+from app.provisioning.upgrade import upgrade_base
 from app.records.policies import Policy, current_policy
 from app.records.resolutions import Resolution, record_resolutions
 from app.settings import Settings
@@ -288,7 +289,7 @@ async def _record_failure(runtime: AmsRuntime, lease: SyncLease, error: Exceptio
 async def ensure_provisioned(runtime: AmsRuntime, tenant: Tenant) -> AmsProvisioning:
     found = await provisioning.find_provisioning(runtime, tenant)
     if found is not None and found.status == ProvisioningStatus.PROVISIONED.value:
-        return found
+        return await upgrade_base(runtime, tenant, found)  # made from an older template
     log.info("ams.provisioning")
     return await provisioning.provision(runtime, tenant)
 
@@ -581,10 +582,10 @@ async def _failed_batch(
     if failure is None:
         raise error
     failed = [(target.sending.pop(row.key), state) for row, state in batch]
+    placed = [target.placed.pop(row.key) for row, _ in batch if row.key in target.placed]
     for row, _ in batch:
         target.jobs.pop(row.key, None)
-        target.placed.pop(row.key, None)
-    await _hold_back(target, failed, failure)
+    await _hold_back(target, failed, failure, placed)
     if isinstance(error, CircuitOpen):  # the base is down: the batches not sent wait for it
         raise error
 
@@ -593,27 +594,36 @@ async def _hold_back(
     target: _Target,
     failed: Sequence[tuple[CanonicalRecord, dict[str, Any]]],
     failure: retries.Failure,
+    placed: Sequence[identity_rows.Placement] = (),
 ) -> None:
     """One more failed attempt for each record: those whose attempts ran out are quarantined
     EXHAUSTED and left alone until they change or are replayed; the others stay due and are
-    attempted again after their backoff."""
+    attempted again after their backoff. A merged row's other members share its attempts and
+    its fate: counted with it, EXHAUSTED with it (the holder's record holds the quarantine
+    entry, as for a refusal)."""
     tenant, now = target.lease.tenant, _now()
     settings = target.runtime.settings
+    key_of = identity_rows.key_of
+    members = {p.key: [(r, _record_row(target, r, s, now)) for r, s in p.others] for p in placed}
     async with target.runtime.sessions() as session, session.begin():
-        records = [record for record, _ in failed]
-        spent = await retries.count_failures(session, tenant, records, failure, settings, now)
-        gone = {(record.source_platform, record.external_id) for record in spent}
+        records = [r for r, _ in failed] + [r for found in members.values() for r, _ in found]
+        counted = await retries.count_failures(session, tenant, records, failure, settings, now)
+        gone = {key_of(record) for record in counted}
+        spent = [record for record, _ in failed if key_of(record) in gone]
+        given_up = [member for r in spent for member in members.get(key_of(r), [])]
         exhausted = [
             _rejected(state, failure.error_type, failure.message)
             | {"status": RecordSyncStatus.EXHAUSTED.value}
-            for record, state in failed
-            if (record.source_platform, record.external_id) in gone
+            for _, state in [*((r, s) for r, s in failed if key_of(r) in gone), *given_up]
         ]
         if exhausted:
             await _save_records(session, exhausted)
         refusals = [Refusal(r, AMS_EXHAUSTED, failure.error_type, failure.message) for r in spent]
         await rejections.exhaust(session, tenant, target.table_map, refusals)
-        keys = [(record.source_platform, record.external_id) for record in records]
+        await retries.forget(
+            session, tenant, target.lease.entity.value, [key_of(r) for r, _ in given_up]
+        )
+        keys = [key_of(record) for record, _ in failed]
         await _announce_uploads(session, target, keys, now)  # a stored file stays stored
         await _renew(session, target.runtime, target.lease)
     target.run.rejected += len(spent)
@@ -662,8 +672,8 @@ async def _place(
             "airtable_record_id": written.airtable_record_id if written else None,
             "field_hashes": dict(written.field_hashes) if written else {},
         }
-        if placement.synced and placement.synced.status != RecordSyncStatus.SYNCED.value:
-            target.was_rejected.add(placement.key)
+        # Its members' held entries or attempts (they share the row's) settle once it lands.
+        target.was_rejected.update(identity_rows.key_of(record) for record, _ in members)
         extra = {column: value for column, value in placement.extra.items() if column in present}
         cells = target.table_map.content(placement.data) | extra
         hashes = {column: value_hash(value) for column, value in cells.items()}
@@ -782,140 +792,133 @@ async def _sync_regrouped(target: _Target) -> None:
         await _renew(session, target.runtime, target.lease)
 
 
-async def _merged_archival_shown(target: _Target) -> bool:
-    """Whether a merged row's member is archived or a merged row shows an archival: a merged
-    row's Archived column can change only then (two index probes instead of a pass over every
-    merged row)."""
-    tenant, entity = target.lease.tenant, target.lease.entity.value
-    synced, archived = AmsSyncRecord, ArchivedRecord
-    scope = (synced.client_id == tenant.client_id, synced.livemode == tenant.livemode)
-    async with reading(target.runtime.sessions) as session:
-        for probe in (
-            select(synced.id)
-            .select_from(archived)
-            .join(synced, _same_record(archived, synced))
-            .where(
-                archived.client_id == tenant.client_id,
-                archived.livemode == tenant.livemode,
-                archived.entity == entity,
-                synced.merged_into.is_not(None),
-            ),
-            select(synced.id).where(
-                *scope,
-                synced.entity == entity,
-                synced.archived_at.is_not(None),
-                synced.merged_into.is_not(None),
-            ),
-        ):
-            if await session.scalar(probe.limit(1)) is not None:
-                return True
-    return False
-
-
-async def _sync_merged_archival(target: _Target, column: str) -> None:
-    """A merged row's Archived column: checked when every member is archived."""
-    if not target.table_map.identity_fields or not await _merged_archival_shown(target):
-        return
-    tenant, entity = target.lease.tenant, target.lease.entity
-    after: str | None = ""
-    while after is not None:
-        async with reading(target.runtime.sessions) as session:
-            page, after = await identity_rows.archival_page(session, tenant, entity, after, PAGE)
-        if page:
-            shown = [(found.holder, found.record, found.archived_at) for found in page]
-            await _write_archival(target, column, shown)
-        if target.runtime.stopping:
-            raise SyncStopped()
-
-
 # Archival: the row's Archived column follows the record's archived state (app.ams.archival)
 
 Archival = tuple[AmsSyncRecord, CanonicalRecord, datetime | None]  # the archival to show
 
 
+@dataclass
+class _ArchivalChecks:
+    """One page of rows to check: records' own rows with the archival each should show, and
+    the holders of merged rows to check (app.ams.identity_rows.merged_archivals)."""
+
+    own: list[Archival] = field(default_factory=list)
+    holders: set[str] = field(default_factory=set)
+
+
 async def _sync_archival(target: _Target) -> None:
-    """Check the Archived column of rows whose record is archived, clear it on those alive again."""
+    """Check the Archived column of rows whose record is archived (from the archivals), and
+    clear it on rows showing an archival that no longer holds (from the rows showing one).
+    Each side is read from its own index first and the rows then by key, so the work follows
+    the archivals, whatever the planner's statistics."""
     column = target.table_map.archive_field
     if column is None:
         return
-    for from_archived in (True, False):
-        after: tuple[Any, str] | None = None
-        while page := await _archival_page(target, after, from_archived):
-            await _write_archival(target, column, page)
+    for pages in (_from_archivals(target), _from_rows_shown(target)):
+        async for checks in pages:
+            await _write_archival(target, column, checks.own)
+            if checks.holders:
+                tenant, entity = target.lease.tenant, target.lease.entity
+                async with reading(target.runtime.sessions) as session:
+                    merged = await identity_rows.merged_archivals(
+                        session, tenant, entity, checks.holders
+                    )
+                shown = [(found.holder, found.record, found.archived_at) for found in merged]
+                await _write_archival(target, column, shown)
             if target.runtime.stopping:
                 raise SyncStopped()
-            last = page[-1][0]
-            after = (
-                (last.source_platform, last.external_id)
-                if from_archived
-                else (last.archived_at, last.id)
-            )
-    await _sync_merged_archival(target, column)
 
 
-def _same_record(table: Any, synced: Any) -> Any:
-    return and_(
-        table.client_id == synced.client_id,
-        table.livemode == synced.livemode,
-        table.entity == synced.entity,
-        table.source_platform == synced.source_platform,
-        table.external_id == synced.external_id,
-    )
+async def _from_archivals(target: _Target) -> AsyncIterator[_ArchivalChecks]:
+    """Pages of the tenant's archived records, with the rows showing them (a merged row's
+    member: its holder, to check)."""
+    tenant, entity = target.lease.tenant, target.lease.entity
+    after: Key | None = None
+    while True:
+        async with reading(target.runtime.sessions) as session:
+            page = await archival.archived_after(session, tenant, entity, after, PAGE)
+            if not page:
+                return
+            keys = [key for key, _ in page]
+            rows = await _shown_rows(session, target, keys)
+            records = await archival.records_of(session, tenant, entity, keys)
+        checks = _ArchivalChecks()
+        for key, archived_at in page:
+            synced, record = rows.get(key), records.get(key)
+            if synced is None or record is None:
+                continue
+            if synced.merged_into is not None:
+                checks.holders.add(synced.merged_into)
+                continue
+            shown = archival.archival_shown(record, archived_at)
+            if shown is not None and synced.archived_at != shown:
+                checks.own.append((synced, record, shown))
+        yield checks
+        after = page[-1][0]
 
 
-async def _archival_page(
-    target: _Target, after: tuple[Any, str] | None, from_archived: bool
-) -> list[Archival]:
-    """Rows whose Archived column is not what their record's archival says, found from one side
-    by index, never by a pass over every row: `from_archived`, the tenant's archived records
-    (to check, or to show a newer archival time); else the rows showing an archival (partial
-    index) that no longer holds (the record is pushed again since, or revived). Each side is
-    paged in its index's order (`after`: the last key), so no plan walks every row instead."""
-    synced, record, archived = AmsSyncRecord, CanonicalRecord, ArchivedRecord
-    tenant, entity = target.lease.tenant, target.lease.entity.value
-    # Archived, unless pushed again since with a newer source_updated_at.
-    holds = and_(
-        archived.archived_at.is_not(None), record.source_updated_at <= archived.archived_at
-    )
-    shown = synced.archived_at.is_not(None)
-    query = select(synced, record, case((holds, archived.archived_at), else_=None))
-    order: tuple[Any, Any]
-    if from_archived:
-        query = (
-            query.select_from(archived)
-            .join(synced, _same_record(archived, synced))
-            .join(record, _same_record(record, synced))
-            .where(
-                archived.client_id == tenant.client_id,
-                archived.livemode == tenant.livemode,
-                archived.entity == entity,
-                holds,
-                or_(~shown, synced.archived_at != archived.archived_at),
-            )
+async def _from_rows_shown(target: _Target) -> AsyncIterator[_ArchivalChecks]:
+    """Pages of the rows showing an archival (partial index), those whose archival no longer
+    holds (the record was pushed again since, or revived) to clear; merged rows' holders to
+    check."""
+    tenant, entity = target.lease.tenant, target.lease.entity
+    synced = AmsSyncRecord
+    after: tuple[datetime, str] | None = None
+    query = (
+        select(synced)
+        .where(
+            synced.client_id == tenant.client_id,
+            synced.livemode == tenant.livemode,
+            synced.entity == entity.value,
+            synced.archived_at.is_not(None),
+            synced.airtable_record_id.is_not(None),
         )
-        order = (archived.source_platform, archived.external_id)
-    else:
-        query = (
-            query.join(record, _same_record(record, synced))
-            .outerjoin(archived, _same_record(archived, synced))
-            .where(shown, ~holds)
-        )
-        order = (synced.archived_at, synced.id)
-    if after is not None:
-        query = query.where(tuple_(*order) > tuple_(*after))
-    async with reading(target.runtime.sessions) as session:
-        found = await session.execute(
-            query.where(
+        .order_by(synced.archived_at, synced.id)
+        .limit(PAGE)
+    )
+    while True:
+        async with reading(target.runtime.sessions) as session:
+            paged = (
+                query
+                if after is None
+                else query.where(tuple_(synced.archived_at, synced.id) > after)
+            )
+            rows = list(await session.scalars(paged))
+            if not rows:
+                return
+            keys = [(row.source_platform, row.external_id) for row in rows]
+            records = await archival.records_of(session, tenant, entity, keys)
+            archivals = await archival.archivals_of(session, tenant, entity, keys)
+        checks = _ArchivalChecks()
+        for row, key in zip(rows, keys, strict=True):
+            if row.merged_into is not None:
+                checks.holders.add(row.merged_into)
+            elif (record := records.get(key)) is not None and (
+                archival.archival_shown(record, archivals.get(key)) is None
+            ):
+                checks.own.append((row, record, None))
+        yield checks
+        after = (cast(datetime, rows[-1].archived_at), rows[-1].id)
+
+
+async def _shown_rows(
+    session: AsyncSession, target: _Target, keys: Sequence[Key]
+) -> dict[Key, AmsSyncRecord]:
+    """The sync records of these records that have a row in the AMS (theirs or a merged one)."""
+    synced, tenant = AmsSyncRecord, target.lease.tenant
+    found: dict[Key, AmsSyncRecord] = {}
+    for keyed in archival.by_key(synced, keys):
+        rows = await session.scalars(
+            select(synced).where(
                 synced.client_id == tenant.client_id,
                 synced.livemode == tenant.livemode,
-                synced.entity == entity,
+                synced.entity == target.lease.entity.value,
+                keyed,
                 synced.airtable_record_id.is_not(None),
-                synced.merged_into.is_(None),  # merged rows: _sync_merged_archival
             )
-            .order_by(*order)
-            .limit(PAGE)
         )
-        return [(row[0], row[1], row[2]) for row in found]
+        found |= {(row.source_platform, row.external_id): row for row in rows}
+    return found
 
 
 async def _write_archival(target: _Target, column: str, page: list[Archival]) -> None:

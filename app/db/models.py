@@ -138,6 +138,22 @@ class StagedRecord(Base):
     """A record exactly as received, kept until processed (and for replay and audit)."""
 
     __tablename__ = "staged_records"
+    __table_args__ = (  # erasure's lookups (app.privacy.staged_subjects); audience rows only
+        Index(
+            "ix_staged_records_subject_email",
+            "client_id",
+            "subject_email",
+            sqlite_where=text("subject_email IS NOT NULL"),
+            postgresql_where=text("subject_email IS NOT NULL"),
+        ),
+        Index(
+            "ix_staged_records_subject_external_id",
+            "client_id",
+            "subject_external_id",
+            sqlite_where=text("subject_external_id IS NOT NULL"),
+            postgresql_where=text("subject_external_id IS NOT NULL"),
+        ),
+    )
 
     job_id: Mapped[str] = mapped_column(
         ForeignKey("ingest_jobs.id", ondelete="CASCADE"), primary_key=True
@@ -147,6 +163,12 @@ class StagedRecord(Base):
     payload: Mapped[str] = mapped_column(Text, doc="The record's JSON text")
     quarantine_id: Mapped[str | None] = mapped_column(
         String(40), nullable=True, doc="Replays: the quarantined record this one re-runs"
+    )
+    subject_email: Mapped[str | None] = mapped_column(
+        Text, nullable=True, doc="Audience payloads: the email they name, lower-cased"
+    )
+    subject_external_id: Mapped[str | None] = mapped_column(
+        Text, nullable=True, doc="Audience payloads: the id they carry"
     )
 
 
@@ -212,3 +234,35 @@ class RecordError(Base):
     rule_id: Mapped[str | None] = mapped_column(
         String(64), nullable=True, doc="The validation rule that failed, if one did"
     )
+
+
+class VariantUpdate(Base):
+    """The newest variation read on its own for one variant of a parent product
+    (app.records.variations): pending while its parent is not stored (applied_at null), then the
+    time the parent's variant last took, so an older variation never wins."""
+
+    __tablename__ = "variant_updates"
+    __table_args__ = (
+        UniqueConstraint(
+            "client_id",
+            "livemode",
+            "source_platform",
+            "parent_external_id",
+            "variant_external_id",
+            name="uq_variant_updates_variant",
+        ),
+        Index("ix_variant_updates_pending", "client_id", "livemode", "applied_at", "updated_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"))
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    source_platform: Mapped[str] = mapped_column(String(16))
+    parent_external_id: Mapped[str] = mapped_column(String(255))
+    variant_external_id: Mapped[str] = mapped_column(String(255))
+    variant: Mapped[dict[str, object]] = mapped_column(JSON, doc="The standard variant")
+    source_updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    job_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    applied_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -26,18 +26,21 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.contracts.entities import Entity
 from app.db.models import IngestJob, RecordError, StagedRecord
 from app.errors import FieldError, GatewayError
 from app.ingest.service import (
-    STAGE_RECORDS,
     IngestAccepted,
     IngestRequest,
+    StagedRow,
     check_envelope,
     check_mapping,
     find_by_idempotency_key,
     fingerprint,
     new_job,
     replay,
+    stage_records,
+    staged_row,
 )
 from app.ingest.streams import UploadInterrupted
 from app.jobs.models import JobStatus
@@ -171,7 +174,7 @@ def repeated_key(text: bytes) -> str | None:
 class _Batch:
     """What was read since the last flush."""
 
-    staged: list[dict[str, Any]] = field(default_factory=list)
+    staged: list[StagedRow] = field(default_factory=list)
     errors: list[LineError] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -182,6 +185,7 @@ class _Batch:
 class _Reading:
     """One stream's progress: the records hash, counts, and the batch not yet flushed."""
 
+    audience: bool = False  # audience rows keep the email and id they name (for erasure)
     records: int = 0
     quarantined: int = 0
     last_line: int = 0
@@ -199,14 +203,7 @@ class _Reading:
             self.batch.errors.append(parsed)
         else:
             self.digest.update(parsed)
-            self.batch.staged.append(
-                {
-                    "job_id": job_id,
-                    "position": number - 1,
-                    "client_id": client,
-                    "payload": parsed.decode(),
-                }
-            )
+            self.batch.staged.append(staged_row(job_id, number - 1, client, parsed, self.audience))
         self.digest.update(b"\n")
 
 
@@ -239,7 +236,7 @@ async def import_ndjson(
     job = await _open_job(services, principal, request)
     if job is None:  # the key was used before: read the stream only to compare it
         return await _replay_stream(services, principal, request, chunks, limits)
-    reading = _Reading()
+    reading = _Reading(audience=request.entity is Entity.AUDIENCE)
     try:
         async for _ in _read(chunks, limits, reading, job.id, job.client_id):
             await _flush(services, job, reading)
@@ -323,7 +320,7 @@ async def _flush(services: Services, job: IngestJob, reading: _Reading) -> None:
         return
     async with services.sessions() as session, session.begin():
         if batch.staged:
-            await session.execute(STAGE_RECORDS, batch.staged)
+            await stage_records(session, batch.staged)
         if batch.errors:
             await session.execute(insert(RecordError), _error_rows(job, batch.errors))
         still_receiving = await session.execute(

@@ -57,7 +57,8 @@ async def received_chunks(
     total = 0
     while True:
         try:
-            message = await asyncio.wait_for(receive(), idle_timeout)
+            async with asyncio.timeout(idle_timeout):  # no task per chunk, unlike wait_for
+                message = await receive()
         except TimeoutError:
             raise UploadInterrupted(f"no data arrived for {idle_timeout:g} s") from None
         if message["type"] == "http.disconnect":

@@ -79,6 +79,10 @@ class AirtableClient(Protocol):
 
     def base_schema(self, base_id: str) -> list[AirtableTable]: ...
 
+    def create_field(self, base_id: str, table_id: str, spec: Mapping[str, Any]) -> AirtableField:
+        """A field from a template spec ({name, type, description?, options?})."""
+        ...
+
     def batch_upsert(
         self,
         base_id: str,
@@ -159,6 +163,14 @@ class PyAirtableClient:
             for table in schema.tables
         ]
 
+    def create_field(self, base_id: str, table_id: str, spec: Mapping[str, Any]) -> AirtableField:
+        table = self._api().table(base_id, table_id)
+        with _airtable_errors():
+            field = table.create_field(
+                spec["name"], spec["type"], spec.get("description"), spec.get("options")
+            )
+        return AirtableField(field.id, field.name, field.type)
+
     def batch_upsert(
         self,
         base_id: str,
@@ -235,6 +247,10 @@ class GuardedAirtableClient:
     def base_schema(self, base_id: str) -> list[AirtableTable]:
         with self.breaker.guard(base_id):
             return self.inner.base_schema(base_id)
+
+    def create_field(self, base_id: str, table_id: str, spec: Mapping[str, Any]) -> AirtableField:
+        with self.breaker.guard(base_id):
+            return self.inner.create_field(base_id, table_id, spec)
 
     def batch_upsert(
         self,

@@ -1,5 +1,6 @@
 """Where one person is: the rows of every place the gateway put them, found through indexes only
-(see app.privacy.lookup_sql and migration 0020_privacy), within one tenant.
+(see app.privacy.lookup_sql, app.privacy.staged_subjects and migrations 0020_privacy and
+0034_staged_subjects), within one tenant.
 
 The canonical audience records matching the identifier give the person's (platform, external id)
 pairs and emails; staged payloads are matched on those emails and external ids (so a record that
@@ -26,13 +27,8 @@ from app.ams.retries import AmsRecordRetry
 from app.contracts.entities import Entity
 from app.db.models import CanonicalRecord, IngestJob, StagedRecord
 from app.privacy.identifiers import IdentifierKind, Subject
-from app.privacy.lookup_sql import (
-    CANONICAL_EMAIL,
-    CANONICAL_PHONE,
-    NOTICE_EMAIL,
-    STAGED_EMAIL,
-    STAGED_EXTERNAL_ID,
-)
+from app.privacy.lookup_sql import CANONICAL_EMAIL, CANONICAL_PHONE, NOTICE_EMAIL
+from app.privacy.staged_subjects import email_in, id_in
 from app.quarantine.models import QuarantinedRecord
 from app.reconciliation.models import ReconciliationMismatch, ReconciliationRun
 from app.records.resolutions import RecordResolution
@@ -143,33 +139,11 @@ async def find_canonical(
     return list((await session.scalars(query.order_by(record.id))).all())
 
 
-EMAIL_PATHS = (("email",), ("properties", "email"), ("Email",), ("billing", "email"))
-ID_KEYS = ("external_id", "id", "Id")
-
-
 def _platform_of(payload: dict[str, Any], job_platform: str | None) -> str | None:
     if job_platform is not None:
         return job_platform
     value = payload.get("source_platform")
     return value if isinstance(value, str) else None
-
-
-def _email_in(payload: dict[str, Any]) -> str | None:
-    """The payload's email as the staged email index reads it (first present path)."""
-    for path in EMAIL_PATHS:
-        value: Any = payload
-        for key in path:
-            value = value.get(key) if isinstance(value, dict) else None
-        if value is not None:
-            return str(value).lower()
-    return None
-
-
-def _id_in(payload: dict[str, Any]) -> str | None:
-    for key in ID_KEYS:
-        if payload.get(key) is not None:
-            return str(payload[key])
-    return None
 
 
 @dataclass(frozen=True)
@@ -191,12 +165,12 @@ async def find_staged(
     conditions = []
     if emails:
         by_email: BindParameter[list[str]] = bindparam("subject_emails", emails, expanding=True)
-        conditions.append(_expression(session, STAGED_EMAIL).in_(by_email))
+        conditions.append(StagedRecord.subject_email.in_(by_email))
     if ids:
         by_id: BindParameter[list[str]] = bindparam(
             "subject_external_ids", sorted(ids), expanding=True
         )
-        conditions.append(_expression(session, STAGED_EXTERNAL_ID).in_(by_id))
+        conditions.append(StagedRecord.subject_external_id.in_(by_id))
     if not conditions:
         return []
     rows = await session.execute(
@@ -213,8 +187,8 @@ async def find_staged(
         platform = _platform_of(payload, job.source_platform)
         if subject.platform is not None and platform != subject.platform.value:
             continue
-        external_id = _id_in(payload)
-        if _email_in(payload) in emails or _is_theirs(subject, footprint, platform, external_id):
+        external_id = id_in(payload)
+        if email_in(payload) in emails or _is_theirs(subject, footprint, platform, external_id):
             found.append(
                 StagedMatch((job_id, position), platform, external_id, job.idempotency_key)
             )

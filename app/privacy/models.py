@@ -105,13 +105,7 @@ def _expression_indexes() -> list[Index]:
     (SQLite's leaves expression indexes out, so the migration alone makes them there)."""
     from sqlalchemy import text
 
-    from app.db.models import StagedRecord
-
-    tables = {
-        "canonical_records": CanonicalRecord,
-        "staged_records": StagedRecord,
-        "webhook_notices": WebhookNotice,
-    }
+    tables = {"canonical_records": CanonicalRecord, "webhook_notices": WebhookNotice}
     made = []
     for name, (table, columns, expression) in EXPRESSION_INDEXES.items():
         model = tables[table]

@@ -24,6 +24,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ams.deletion import delete_rows, entity_table
+from app.ams.identity_rows import rows_erased
 from app.ams.models import AmsSyncRecord, ArchivedRecord
 from app.ams.retries import AmsRecordRetry
 from app.audit.service import AuditEntry
@@ -166,6 +167,16 @@ def _keyed(model: KeyedRows, of: Callable[[Footprint], list[Pair]]) -> DbStep:
     return step
 
 
+_erase_sync_records = _by_id(AmsSyncRecord, lambda found: found.sync_records)
+
+
+async def _sync_records(session: AsyncSession, tenant: Tenant, footprint: Footprint) -> int:
+    """The person's sync bookkeeping; the other members of a merged AMS row they were in lost
+    that row with theirs, and are shown again by the next sync (app.ams.identity_rows)."""
+    await rows_erased(session, tenant, footprint.sync_records)
+    return await _erase_sync_records(session, tenant, footprint)
+
+
 AMS_ROWS = "ams_rows"
 # In order: the canonical records go first, so no sync writes the person to the AMS again; the
 # sync bookkeeping goes after the AMS rows, because it holds their Airtable ids.
@@ -182,7 +193,7 @@ STEPS: list[tuple[str, DbStep | None]] = [
     ("ams_record_retries", _keyed(AmsRecordRetry, lambda found: found.retries)),
     ("reconciliation_mismatches", _by_id(ReconciliationMismatch, lambda found: found.mismatches)),
     (AMS_ROWS, None),
-    ("ams_sync_records", _by_id(AmsSyncRecord, lambda found: found.sync_records)),
+    ("ams_sync_records", _sync_records),
 ]
 PLACES = [name for name, _ in STEPS]
 _NEXT = {

@@ -75,7 +75,7 @@ async def provision(services: Services, tenant: Tenant) -> AmsProvisioning:
         await ensure_permissions(services, target)
         return await write_config(services, target)
     except GatewayError as error:
-        await _save(services, tenant, _failed(error))
+        await save_row(services, tenant, _failed(error))
         raise
     finally:
         await _release(services, tenant, lease)
@@ -136,7 +136,7 @@ async def prepare(services: Services, tenant: Tenant) -> Target:
     try:
         ams = ams_for(tenant, services.settings)
     except GatewayError as error:
-        await _save(services, tenant, _failed(error))
+        await save_row(services, tenant, _failed(error))
         raise
     async with reading(services.sessions) as session:
         client = await tenancy.get_client(session, tenant.client_id)
@@ -179,7 +179,7 @@ async def _ensure_row(services: Services, tenant: Tenant) -> None:
             await session.rollback()  # a concurrent call made it first: the same row serves
 
 
-async def _save(
+async def save_row(
     services: Services, tenant: Tenant, change: Callable[[AmsProvisioning], None]
 ) -> AmsProvisioning:
     async with services.sessions() as session, session.begin():
@@ -226,7 +226,7 @@ async def ensure_base(services: Services, target: Target) -> str:
     def record(row: AmsProvisioning) -> None:
         row.base_id = base_id
 
-    await _save(services, target.tenant, record)
+    await save_row(services, target.tenant, record)
     return base_id
 
 
@@ -246,7 +246,7 @@ async def ensure_folders(services: Services, target: Target) -> dict[str, str]:
             target.ams.drive.ensure_folder, spec.name, parent_id, properties
         )
         folder_ids[spec.role] = folder_id
-        await _save(services, target.tenant, _record_folder(spec.role, folder_id))
+        await save_row(services, target.tenant, _record_folder(spec.role, folder_id))
     return folder_ids
 
 
@@ -276,7 +276,7 @@ async def ensure_permissions(services: Services, target: Target) -> dict[str, st
     def record(row: AmsProvisioning) -> None:
         row.permission_ids = dict(row.permission_ids) | {grant: permission_id}
 
-    saved = await _save(services, target.tenant, record)
+    saved = await save_row(services, target.tenant, record)
     return dict(saved.permission_ids)
 
 
@@ -308,7 +308,7 @@ async def write_config(services: Services, target: Target) -> AmsProvisioning:
             row.onboarding_status = OnboardingStatus.CONNECTED.value
             row.connected_at = now
 
-    return await _save(services, target.tenant, record)
+    return await save_row(services, target.tenant, record)
 
 
 def use_for_key(client_name: str, client_id: str) -> str:

@@ -29,6 +29,7 @@ from app.ingest.service import IngestRequest, new_job
 from app.jobs.models import Door
 from app.pagination import Page, check_page_size, decode_cursor, encode_cursor
 from app.privacy.masking import shown_input, shown_standard
+from app.privacy.staged_subjects import staged_subject
 from app.privacy.suppression import held_back
 from app.quarantine.holding import REPLAYABLE, error_entries, rule_ids_of
 from app.quarantine.models import QuarantinedRecord, QuarantineStage, QuarantineStatus
@@ -37,6 +38,7 @@ from app.records.policies import current_policy
 from app.records.service import Outcome
 from app.records.storing import store_records
 from app.records.validation import ValidRecord, validate_record
+from app.records.variations import variation_of
 from app.rules.service import current_rule_set
 from app.settings import Settings
 from app.tenancy.models import Principal, Tenant
@@ -184,13 +186,15 @@ async def _store(
     stored = await store_records(session, tenant, entity, entry.job_id, {key: record}, (), policy)
     if stored.written:
         await mark_sync_due(session, tenant, entity)  # the AMS takes it like an ingested one
+    variation = variation_of(record)  # stored as one of its parent's variants
     canonical = await session.scalar(
         select(CanonicalRecord).where(
             CanonicalRecord.client_id == tenant.client_id,
             CanonicalRecord.livemode == tenant.livemode,
             CanonicalRecord.entity == entity.value,
             CanonicalRecord.source_platform == record.source_platform,
-            CanonicalRecord.external_id == record.external_id,
+            CanonicalRecord.external_id
+            == (variation.parent_id if variation else record.external_id),
         )
     )
     return canonical, stored.outcomes[key]
@@ -385,6 +389,7 @@ async def replay(
         job = _replay_job(principal, entity, platform, [entry.id for entry in members])
         session.add(job)
         await session.flush()
+        audience = entity == Entity.AUDIENCE.value
         staged = [
             {
                 "job_id": job.id,
@@ -392,6 +397,7 @@ async def replay(
                 "client_id": tenant.client_id,
                 "payload": payloads[entry.id],
                 "quarantine_id": entry.id,
+                **_subject_columns(payloads[entry.id], audience),
             }
             for position, entry in enumerate(members)
         ]
@@ -423,3 +429,9 @@ async def discard_quarantined(
             .execution_options(synchronize_session=False)
         )
     return len(entries)
+
+
+def _subject_columns(payload: str, audience: bool) -> dict[str, str | None]:
+    """What erasure finds a replayed audience payload by (app.privacy.staged_subjects)."""
+    email, external_id = staged_subject(payload) if audience else (None, None)
+    return {"subject_email": email, "subject_external_id": external_id}

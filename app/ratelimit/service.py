@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.coalescing import ExpiringCache
 from app.db.engine import reading
 from app.errors import FieldError, GatewayError
 from app.ratelimit.buckets import (
@@ -52,7 +53,7 @@ class RateLimiter:
             RateLimit(settings.rate_limit_burst, settings.rate_limit_per_second),
             RateLimit(settings.webhook_rate_limit_burst, settings.webhook_rate_limit_per_second),
         )
-        self._cached: dict[str, tuple[float, Limits]] = {}
+        self._limits = ExpiringCache(self._read_limits, settings.rate_limit_override_ttl_seconds)
         self._blocked_sources: dict[str, float] = {}  # address -> monotonic time it may retry
 
     @classmethod
@@ -106,15 +107,12 @@ class RateLimiter:
         rate_limit_override_ttl_seconds)."""
         if client_id is None:
             return self._defaults
-        now = time.monotonic()
-        cached = self._cached.get(client_id)
-        if cached is not None and cached[0] > now:
-            return cached[1]
+        return await self._limits.get(client_id) or self._defaults
+
+    async def _read_limits(self, client_id: str) -> Limits:
         async with reading(self._sessions) as session:
             row = await session.get(ClientRateLimit, client_id)
-        limits = self.effective(row)
-        self._cached[client_id] = (now + self._settings.rate_limit_override_ttl_seconds, limits)
-        return limits
+        return self.effective(row)
 
     @property
     def defaults(self) -> Limits:
@@ -126,7 +124,7 @@ class RateLimiter:
 
     def forget(self, client_id: str) -> None:
         """Drop this process's cached limits of a client (after changing them)."""
-        self._cached.pop(client_id, None)
+        self._limits.forget(client_id)
 
     def _with_overrides(self, row: ClientRateLimit) -> Limits:
         api, webhook = self._defaults.api, self._defaults.webhook

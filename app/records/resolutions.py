@@ -26,6 +26,8 @@ class ResolutionKind(StrEnum):
     DUPLICATE_IN_BATCH = "duplicate_in_batch"
     AMS_ROW_MERGED = "ams_row_merged"  # shown in its linked records' one AMS row (app.ams)
     AMS_ROW_SPLIT = "ams_row_split"  # no longer linked: back in an AMS row of its own
+    VARIANT_UPDATED = "variant_updated"  # a variation changed its parent's variant
+    VARIATION_HELD = "variation_held"  # a variation waits for its parent (app.records.variations)
 
 
 class RecordResolution(Base):

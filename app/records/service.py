@@ -24,6 +24,7 @@ class Outcome(StrEnum):
     WRITTEN = "written"
     UNCHANGED = "unchanged"
     STALE = "stale"
+    HELD = "held"  # a variation waiting for its parent (app.records.variations)
 
 
 @dataclass

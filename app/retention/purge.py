@@ -4,7 +4,7 @@
   and the payloads kept with webhook notices. A staged record still held by a quarantine entry
   stays until that entry goes (quarantine replays re-run it).
 - quarantine: entries that have not changed for the quarantine period (unless a replay of them
-  is still running).
+  is still running); WooCommerce variations held for a parent that never came, likewise.
 - job_detail: a finished job's record errors, and webhook notices. The job's summary row (status,
   counters, times) is kept: it carries no record content. Reconciliation runs that finished
   before the period, with their mismatches (which name records and Airtable rows).
@@ -27,11 +27,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.models import AuditEvent
 from app.db.engine import reading
-from app.db.models import Client, IngestJob, RecordError, StagedRecord
+from app.db.models import Client, IngestJob, RecordError, StagedRecord, VariantUpdate
 from app.jobs.models import FINAL_STATUSES
 from app.observability.metrics import RETENTION_PURGED
 from app.quarantine.models import QuarantinedRecord
 from app.reconciliation.models import ReconciliationMismatch, ReconciliationRun
+from app.records.variations import unclaimed
 from app.retention.service import RetentionPeriods, all_policies, default_periods, effective
 from app.settings import Settings
 from app.tenancy.models import Tenant
@@ -199,6 +200,7 @@ async def purge_tenant(
     counts = dict.fromkeys(KINDS, 0)
     steps: list[tuple[str, AnySelect, Remover]] = [
         ("quarantine", _quarantine_entries(tenant, cut.quarantine), _by_id(QuarantinedRecord)),
+        ("quarantine", unclaimed(tenant, cut.quarantine), _by_id(VariantUpdate)),
         ("raw_payload", _staged_records(tenant, cut.raw_payload), _remove_staged),
         ("raw_payload", _notice_payloads(tenant, cut.raw_payload), _empty_notice_payloads),
         ("job_detail", _record_errors(tenant, cut.job_detail), _by_id(RecordError)),

@@ -321,6 +321,122 @@ class _Compiled:
         return _error(code, message, target, path, source)
 
 
+class _ElementGroup:
+    """Consecutive one-source `list[*].field` rules over the same native array (a variant's id,
+    sku, price …), run element by element: the array is read and each target element found
+    once per element instead of once per rule. Writes, errors and their order are those of
+    running the rules one after the other: an element's fields are written in rule order, and
+    each rule's errors are kept apart and added in rule order."""
+
+    def __init__(self, rules: list[_Compiled]) -> None:
+        self.rules = rules
+        self.source = rules[0].sources[0]
+        self.list_key = rules[0].fields[0] if rules[0].fields else ""
+        self.plan = [(rule, *self._reader(rule)) for rule in rules]
+
+    @staticmethod
+    def _reader(rule: _Compiled) -> tuple[str | None, str]:
+        """The element's key the rule reads (None: another path) and the field it fills."""
+        suffix = rule.sources[0].suffix
+        key = suffix[0] if len(suffix) == 1 and isinstance(suffix[0], str) else None
+        assert rule.fields is not None
+        return key, rule.fields[1]
+
+    def run(self, scope: Scope, data: dict[str, Any], errors: list[FieldError]) -> None:
+        """The hot loop, inlined: an element's value read, transformed and put in place."""
+        record = scope.record
+        try:
+            array = self.source.array(record)
+        except NormalisationError as error:
+            errors.extend(rule._container_error(error) for rule in self.rules)
+            return
+        found: list[list[FieldError]] = [[] for _ in self.rules]
+        live = list(enumerate(self.plan))
+        items = data.get(self.list_key)
+        for index, element in enumerate(array or ()):
+            item = None
+            for number, (rule, key, field) in live:
+                if key is not None and isinstance(element, dict):
+                    value = element.get(key)
+                else:
+                    try:
+                        value = self._read(rule, index, element, record)
+                    except NormalisationError as error:  # the rule stops here
+                        found[number] = [rule._container_error(error)]
+                        live = [entry for entry in live if entry[0] != number]
+                        continue
+                if value is None or not present(value):
+                    rule._absent(0, index, data, found[number])
+                    items = item = None  # a default may have been put: look again
+                    continue
+                try:
+                    result = rule.apply(value, rule.args, scope)
+                except Exception as error:
+                    found[number].append(rule._failure(error, index, 0))
+                    continue
+                if result is None:
+                    continue
+                if item is None:
+                    item, items = self._item(data, items, index)
+                item[field] = result
+        for rule_errors in found:
+            errors += rule_errors
+
+    def _item(
+        self, data: dict[str, Any], items: list[Any] | None, index: int
+    ) -> tuple[dict[str, Any], list[Any]]:
+        """The target list's element at `index`, made (with the list) when missing."""
+        if items is None:
+            items = data.get(self.list_key)
+            if items is None:
+                items = data[self.list_key] = []
+        if index >= len(items):
+            items.extend([None] * (index + 1 - len(items)))
+        item = items[index]
+        if item is None:
+            item = items[index] = {}
+        return item, items
+
+    def _read(self, rule: _Compiled, index: int, element: Any, record: Any) -> Any:
+        source = rule.sources[0]
+        try:
+            return source.read_in_element(element)
+        except NormalisationError:  # again from the root, for the error's full path
+            return get(record, (*source.prefix, index, *source.suffix))
+
+
+def _grouped(rules: list[_Compiled]) -> list[_Compiled | _ElementGroup]:
+    """Consecutive element rules over the same array into one `_ElementGroup` each."""
+    runs: list[_Compiled | _ElementGroup] = []
+    group: list[_Compiled] = []
+    for rule in [*rules, None]:
+        if rule is not None and group and _same_array(group[0], rule):
+            group.append(rule)
+            continue
+        if len(group) > 1:
+            runs.append(_ElementGroup(group))
+        else:
+            runs.extend(group)
+        group = [rule] if rule is not None and _element_rule(rule) else []
+        if rule is not None and not group:
+            runs.append(rule)
+    return runs
+
+
+def _element_rule(rule: _Compiled) -> bool:
+    return rule.run == rule._run_each and rule.fields is not None
+
+
+def _same_array(first: _Compiled, rule: _Compiled) -> bool:
+    return (
+        _element_rule(rule)
+        and rule.sources[0].prefix == first.sources[0].prefix
+        and rule.fields is not None
+        and first.fields is not None
+        and rule.fields[0] == first.fields[0]
+    )
+
+
 _COMPILED: dict[int, tuple[MappingRules, tuple[Step, ...]]] = {}
 _COMPILED_LIMIT = 512
 
@@ -332,7 +448,7 @@ def compiled(rules: MappingRules) -> tuple[Step, ...]:
         return hit[1]
     if len(_COMPILED) >= _COMPILED_LIMIT:
         _COMPILED.clear()
-    steps = tuple(_Compiled(rule).run for rule in rules.rules)
+    steps = tuple(run.run for run in _grouped([_Compiled(rule) for rule in rules.rules]))
     _COMPILED[id(rules)] = (rules, steps)
     return steps
 

@@ -3,7 +3,7 @@ configured (every API process sees the same keys), a database table otherwise.
 
 A claim is taken before the event is acted on and released if acting fails, so the platform's
 retry is processed rather than mistaken for a duplicate. Claims made at the same time go
-together: one pipeline (Redis) or one statement (database) for all of them."""
+together: one script call (Redis) or one statement (database) for all of them."""
 
 import hashlib
 import time
@@ -42,9 +42,21 @@ class DeliveryLedger(Protocol):
     async def close(self) -> None: ...
 
 
+# SET NX EX for each key in turn: 1 where the key was new (claimed), 0 where it was there. One
+# script call instead of a pipeline of SETs: the client encodes one argument per claim, not six.
+_CLAIM_EACH = """
+local claimed = {}
+for i, key in ipairs(KEYS) do
+  claimed[i] = redis.call('SET', key, '1', 'NX', 'EX', ARGV[1]) and 1 or 0
+end
+return claimed
+"""
+
+
 class RedisLedger:
     def __init__(self, redis_url: str, window_seconds: int) -> None:
         self._redis = Redis.from_url(redis_url)
+        self._script = self._redis.register_script(_CLAIM_EACH)
         self._window = window_seconds
         self._claims = Coalescer(self._claim_all, CLAIMS_PER_ROUND_TRIP)
 
@@ -56,11 +68,9 @@ class RedisLedger:
         return await self._claims((connection, delivery_id))
 
     async def _claim_all(self, claims: list[Claim]) -> list[bool]:
-        async with self._redis.pipeline(transaction=False) as pipeline:
-            for connection, delivery_id in claims:
-                key = self._key(connection, delivery_id)
-                pipeline.set(key, b"1", nx=True, ex=self._window)
-            return [bool(claimed) for claimed in await pipeline.execute()]
+        keys = [self._key(connection, delivery_id) for connection, delivery_id in claims]
+        claimed = await self._script(keys=keys, args=[self._window])
+        return [bool(answer) for answer in claimed]
 
     async def release(self, connection: WebhookConnection, delivery_id: str) -> None:
         await self._redis.delete(self._key(connection, delivery_id))

@@ -4,7 +4,6 @@ turn the rest into ingest jobs (full records) or change notices. Rejections are 
 connection and logged without the body or the secret."""
 
 import re
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
@@ -12,6 +11,7 @@ from typing import Literal
 import orjson
 import structlog
 
+from app.coalescing import ExpiringCache
 from app.contracts.fields import SourcePlatform
 from app.db.engine import reading
 from app.errors import FieldError, GatewayError
@@ -66,7 +66,6 @@ class Receipt:
 class _Known:
     connection: WebhookConnection
     secrets: tuple[str, ...]
-    loaded_at: float
 
 
 class WebhookReceiver:
@@ -75,7 +74,8 @@ class WebhookReceiver:
     def __init__(self, services: Services, ledger: DeliveryLedger) -> None:
         self._services = services
         self._ledger = ledger
-        self._known: dict[str, _Known] = {}
+        ttl = services.settings.webhook_secret_cache_seconds
+        self._known = ExpiringCache(self._load, ttl)
         self._batcher = IngestBatcher(services)
 
     @classmethod
@@ -114,10 +114,7 @@ class WebhookReceiver:
         return await self._act(known.connection, events, request_id)
 
     async def _connection(self, source: SourcePlatform, connection_id: str) -> _Known:
-        known = self._known.get(connection_id)
-        ttl = self._services.settings.webhook_secret_cache_seconds
-        if known is None or time.monotonic() - known.loaded_at > ttl:
-            known = await self._load(connection_id)
+        known = await self._known.get(connection_id)
         if known is None or known.connection.platform != source.value:
             raise UnknownConnection(source)
         return known
@@ -126,12 +123,9 @@ class WebhookReceiver:
         async with reading(self._services.sessions) as session:
             connection = await session.get(WebhookConnection, connection_id)
         if connection is None:
-            self._known.pop(connection_id, None)
             return None
         secrets = verifying_secrets(self._services.settings, connection, datetime.now(UTC))
-        known = _Known(connection, secrets, time.monotonic())
-        self._known[connection_id] = known
-        return known
+        return _Known(connection, secrets)
 
     async def _verified(self, known: _Known, scheme: Scheme, request: SignedRequest) -> _Known:
         """A cached secret may have just been rotated in another process: on a mismatch the
@@ -141,7 +135,8 @@ class WebhookReceiver:
             verify(scheme, request, known.secrets, tolerance)
             return known
         except SignatureProblem as problem:
-            fresh = await self._load(known.connection.id) if _may_be_stale(problem) else None
+            stale = _may_be_stale(problem)
+            fresh = await self._known.refresh(known.connection.id) if stale else None
             if fresh is not None and fresh.secrets != known.secrets:
                 try:
                     verify(scheme, request, fresh.secrets, tolerance)

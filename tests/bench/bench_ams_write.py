@@ -38,18 +38,14 @@ if str(ROOT) not in sys.path:
 
 import httpx  # noqa: E402
 import orjson  # noqa: E402
-from sqlalchemy import func, select, update  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
 from app.ams.due import mark_sync_due  # noqa: E402
-from app.ams.fieldmap import table_maps, value_hash  # noqa: E402
-from app.ams.models import AmsSyncRecord, AmsSyncState, RecordSyncStatus  # noqa: E402
 from app.ams.pacing import Pacer, make_pacer  # noqa: E402
 from app.ams.service import AmsRuntime, SyncRun, run_sync  # noqa: E402
 from app.contracts.entities import Entity  # noqa: E402
 from app.db.engine import create_engine, create_session_factory  # noqa: E402
 from app.db.migrate import upgrade_to_head  # noqa: E402
-from app.db.models import CanonicalRecord  # noqa: E402
-from app.ids import new_id  # noqa: E402
 from app.provisioning import service as provisioning  # noqa: E402
 from app.records.service import upsert  # noqa: E402
 from app.records.validation import ValidRecord, validate_record  # noqa: E402
@@ -57,7 +53,7 @@ from app.sandbox.airtable.models import SandboxRecord  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from app.tenancy import service as tenancy  # noqa: E402
 from app.tenancy.models import KeyMode, Tenant  # noqa: E402
-from tests.helpers import shopify_product  # noqa: E402
+from tests.helpers import seed_synced, shopify_product  # noqa: E402
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 TARGETS = {
@@ -270,61 +266,6 @@ async def until(check: Any, within: float = 1200) -> Any:
             return found
         await asyncio.sleep(0.05)
     raise RuntimeError("timed out")
-
-
-async def seed_synced(runtime: AmsRuntime, tenant: Tenant, records: list[ValidRecord]) -> None:
-    """The catalog as a finished sync leaves it: canonical records, and per record the Airtable
-    id and column hashes (writing 10,000 rows through the emulator first would take its
-    O(table) upserts most of an hour; the re-push below never talks to Airtable anyway)."""
-    table_map = table_maps(runtime.settings.contracts_dir)[Entity.PRODUCT]
-    now = datetime.now(UTC)
-    async with runtime.sessions() as session, session.begin():
-        await upsert(session, tenant, Entity.PRODUCT, "job_bench", records)
-        session.add(
-            AmsSyncState(
-                client_id=tenant.client_id,
-                livemode=tenant.livemode,
-                entity=Entity.PRODUCT.value,
-                due_seq=0,
-                done_seq=0,
-                written=0,
-                unchanged=0,
-                rejected=0,
-                requests=0,
-                platforms={},
-                updated_at=now,
-            )
-        )
-        session.add_all(
-            AmsSyncRecord(
-                id=new_id("amsrec"),
-                client_id=tenant.client_id,
-                livemode=tenant.livemode,
-                entity=Entity.PRODUCT.value,
-                source_platform=record.source_platform,
-                external_id=record.external_id,
-                airtable_record_id=f"rec{n:014d}",
-                content_hash=record.content_hash,
-                map_version=table_map.version,
-                field_hashes={
-                    column: value_hash(value)
-                    for column, value in table_map.content(record.data).items()
-                },
-                status=RecordSyncStatus.SYNCED.value,
-                synced_at=now,
-                updated_at=now,
-            )
-            for n, record in enumerate(records)
-        )
-        await session.flush()
-        await session.execute(  # handled: no longer pending for the sync
-            update(CanonicalRecord)
-            .where(
-                CanonicalRecord.client_id == tenant.client_id,
-                CanonicalRecord.livemode == tenant.livemode,
-            )
-            .values(sync_pending=False)
-        )
 
 
 async def repush_phase(directory: Path, count: int) -> dict[str, Any]:

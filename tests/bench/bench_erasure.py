@@ -69,11 +69,13 @@ POSTGRES_FILL = [
            'first_name', 'Person', 'last_name', 'Number ' || i, 'country', 'GB'),
          md5(i::text), now(), 1, 'job_' || (i / {per_job}), now(), now()
        FROM generate_series(1, {n}) AS i""",
-    """INSERT INTO staged_records (job_id, position, client_id, payload)
+    """INSERT INTO staged_records (job_id, position, client_id, payload, subject_email,
+         subject_external_id)
        SELECT 'job_' || (i / {per_job}), i % {per_job}, :client,
          '{{"country":"GB","email":"Person' || i || '@Example.com","external_id":"cus-' || i ||
          '","first_name":"Person","phone":"+44 20 ' || lpad(i::text, 8, '0') ||
-         '","source_platform":"shopify","source_updated_at":"2026-11-01T10:00:00Z"}}'
+         '","source_platform":"shopify","source_updated_at":"2026-11-01T10:00:00Z"}}',
+         'person' || i || '@example.com', 'cus-' || i
        FROM generate_series(1, {n}) AS i""",
     """INSERT INTO ams_sync_records (id, client_id, livemode, entity, source_platform,
          external_id, content_hash, map_version, field_hashes, status, updated_at)
@@ -117,12 +119,14 @@ SQLITE_FILL = [
          i, {SQLITE_NOW}, 1, 'job_' || (i / {{per_job}}), {SQLITE_NOW}, {SQLITE_NOW}
        FROM seq""",
     SQLITE_SEQ.format(first=1, step=1, last="{n}")
-    + """INSERT INTO staged_records (job_id, position, client_id, payload)
+    + """INSERT INTO staged_records (job_id, position, client_id, payload, subject_email,
+         subject_external_id)
        SELECT 'job_' || (i / {per_job}), i % {per_job}, :client,
          json_object('country', 'GB', 'email', 'Person' || i || '@Example.com',
            'external_id', 'cus-' || i, 'first_name', 'Person',
            'phone', '+44 20 ' || printf('%08d', i), 'source_platform', 'shopify',
-           'source_updated_at', '2026-11-01T10:00:00Z')
+           'source_updated_at', '2026-11-01T10:00:00Z'),
+         'person' || i || '@example.com', 'cus-' || i
        FROM seq""",
     SQLITE_SEQ.format(first=1, step=1, last="{n}")
     + f"""INSERT INTO ams_sync_records (id, client_id, livemode, entity, source_platform,

@@ -161,8 +161,11 @@ def git_commit() -> str | None:
 class Server:
     """`gateway serve --json` as a child process in its own session; always stopped."""
 
-    def __init__(self, workdir: Path, startup_timeout: float) -> None:
+    def __init__(
+        self, workdir: Path, startup_timeout: float, env: dict[str, str] | None = None
+    ) -> None:
         self.workdir = workdir
+        self.env = env or {}  # e.g. the scale-out shape's database, Redis and queue
         self.db_path = workdir / "bench.db"
         self.port = free_port()
         self.base_url = f"http://{HOST}:{self.port}"
@@ -188,7 +191,7 @@ class Server:
             "GATEWAY_PORT": str(self.port),
             "GATEWAY_LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
-        }
+        } | self.env
         self._log_file = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop())
         self.proc = subprocess.Popen(
             [str(gateway), "serve", "--json"],
@@ -204,7 +207,7 @@ class Server:
             banner = orjson.loads(first_line)
         except orjson.JSONDecodeError as error:
             raise BenchError(f"server printed no JSON banner: {first_line[:300]!r}") from error
-        self.test_key = banner.get("sandbox_test_key")
+        self.test_key = banner.get("sandbox_test_key") or self.env.get("BENCH_TEST_KEY")
         if not self.test_key:
             raise BenchError(f"no sandbox_test_key in the banner (not a fresh database?): {banner}")
         self._wait_healthy()

@@ -1,14 +1,16 @@
 """What one AMS sync pass costs after a one-record change, by catalogue size, run on demand:
 
     .venv/bin/python tests/bench/bench_sync_pass.py [--records 10000 100000] [--postgres]
-        [--archived 100]
+        [--archived 100] [--archivals-unanalysed]
 
 Per size: a fresh database (SQLite file, or with --postgres a throwaway database on
 GATEWAY_TEST_POSTGRES_URL), the gateway (and so the Airtable emulator) as its own `gateway serve`
 process, a catalogue stored and recorded as synced (`seed_synced`), one pass that provisions the
 base, then one record changed and the pass measured. With --archived N, N records (the last
 ones) are archived and their rows show it, as a finished sync leaves them (the pass has no
-archival to write, only to find that none is due):
+archival to write, only to find that none is due). On PostgreSQL the tables are analysed first,
+as `gateway migrate` leaves them; with --archivals-unanalysed only the catalogue tables are, as a
+bulk import's sync leaves them (archivals made since have no planner statistics):
 
 - statements: SQL statements the pass sent;
 - cpu_ms: CPU time of this process during the pass (`time.process_time`; with SQLite it includes
@@ -100,7 +102,7 @@ def _changed(record: ValidRecord) -> ValidRecord:
 
 
 async def one_size(
-    directory: Path, count: int, database_url: str | None, archived: int
+    directory: Path, count: int, database_url: str | None, archived: int, analysed: tuple[str, ...]
 ) -> dict[str, Any]:
     settings = settings_for(directory, f"pass-{count}")
     if database_url is not None:
@@ -118,7 +120,7 @@ async def one_size(
             await seed_archived(runtime, tenant, records[count - archived :] if archived else [])
             if database_url is not None:  # planner statistics, as `gateway migrate` leaves them
                 async with runtime.sessions() as session, session.begin():
-                    await session.execute(text(f"ANALYZE {', '.join(ANALYZED)}"))
+                    await session.execute(text(f"ANALYZE {', '.join(analysed)}"))
             async with runtime.sessions() as session, session.begin():
                 await mark_sync_due(session, tenant, Entity.PRODUCT)
             assert await run_sync(runtime, tenant, Entity.PRODUCT) is not None  # provisions
@@ -193,15 +195,18 @@ def main(arguments: argparse.Namespace) -> dict[str, Any]:
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-sync-pass-") as scratch:
         archived = arguments.archived
+        analysed = MEASURED_TABLES if arguments.archivals_unanalysed else ANALYZED
         for count in arguments.records:
             if arguments.postgres:
                 with postgres_database() as url:
-                    results.append(asyncio.run(one_size(Path(scratch), count, url, archived)))
+                    run = one_size(Path(scratch), count, url, archived, analysed)
+                    results.append(asyncio.run(run))
             else:
-                results.append(asyncio.run(one_size(Path(scratch), count, None, archived)))
+                results.append(asyncio.run(one_size(Path(scratch), count, None, archived, ())))
             print(orjson.dumps(results[-1]).decode(), flush=True)
     return {
         "database": "postgresql" if arguments.postgres else "sqlite",
+        "analysed": list(analysed) if arguments.postgres else [],
         "load_average": os.getloadavg(),
         "passes": results,
     }
@@ -212,6 +217,7 @@ if __name__ == "__main__":
     parser.add_argument("--records", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--archived", type=int, default=0)
+    parser.add_argument("--archivals-unanalysed", action="store_true")
     parser.add_argument("--label", default="")
     report = main(parser.parse_args()) | {"label": parser.parse_args().label}
     RESULTS_DIR.mkdir(exist_ok=True)

@@ -6,6 +6,7 @@ ones check the real portal/dist: every text file has siblings that decompress to
 
 import gzip
 import json
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from tests.conftest import make_settings
 SCRIPT = b"export const answer = 42;\n" * 200
 PAGE = b"<!doctype html><title>Portal</title>" + b"<p>hello</p>" * 100
 BROTLI = b"brotli bytes stand-in"  # served as they are: the server never decodes its siblings
+EXPLORER = b"<!doctype html><title>GraphiQL</title>" + b"<div id=graphiql></div>" * 40
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 
@@ -36,6 +38,9 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (dist / "index.html").write_bytes(PAGE)
     (dist / "index.html.gz").write_bytes(gzip.compress(PAGE))
     (dist / "guide.html").write_bytes(PAGE)  # built without siblings: always identity
+    (dist / "graphiql.html").write_bytes(EXPLORER)
+    (dist / "graphiql.html.gz").write_bytes(gzip.compress(EXPLORER))
+    (dist / "graphiql.html.br").write_bytes(BROTLI)
     (dist / ".built").write_text("")
     (root / "secret.txt").write_text("outside the portal")
     (dist / "escape.txt").symlink_to(root / "secret.txt")
@@ -214,6 +219,34 @@ async def test_each_encoding_has_its_own_etag_and_a_match_answers_304(app: Any) 
     assert other.status_code == 200 and other.content == BROTLI
 
 
+def rebuild(path: Path, content: bytes) -> None:
+    """Write the file again as a build does: new bytes or the same, always a later mtime."""
+    before = path.stat().st_mtime_ns if path.exists() else 0
+    path.write_bytes(content)
+    os.utime(path, ns=(before + 10**9, before + 10**9))
+
+
+async def test_a_rebuild_keeps_the_etag_of_a_file_whose_bytes_did_not_change(
+    app: Any, dist: Path
+) -> None:
+    page = dist / "rebuilt.html"
+    rebuild(page, PAGE)
+    first = await fetch(app, "/portal/rebuilt.html", "identity")
+
+    rebuild(page, PAGE)
+    same = await fetch(app, "/portal/rebuilt.html", "identity", if_none_match=first.headers["etag"])
+    assert same.status_code == 304
+    assert same.headers["etag"] == first.headers["etag"]
+
+    rebuild(page, PAGE.replace(b"hello", b"HELLO"))  # same size, other bytes
+    changed = await fetch(
+        app, "/portal/rebuilt.html", "identity", if_none_match=first.headers["etag"]
+    )
+    assert changed.status_code == 200
+    assert changed.headers["etag"] != first.headers["etag"]
+    assert b"HELLO" in changed.content
+
+
 async def test_head_answers_the_get_headers_without_a_body(app: Any) -> None:
     got = await fetch(app, "/portal/assets/app-Ab12Cd34.js", "gzip")
     head = await call(app, "HEAD", "/portal/assets/app-Ab12Cd34.js", "gzip")
@@ -227,6 +260,48 @@ async def test_only_get_and_head_are_allowed(app: Any) -> None:
     response = await call(app, "POST", "/portal/index.html")
     assert response.status_code == 405
     assert "GET" in response.headers["allow"] and "HEAD" in response.headers["allow"]
+
+
+# --- the GraphQL explorer's page (GET /graphql from a browser) ---
+
+
+async def explorer(app: Any, accept_encoding: str | None, **headers: str) -> Answer:
+    return await fetch(app, "/graphql", accept_encoding, accept="text/html", **headers)
+
+
+@pytest.mark.parametrize(
+    ("accept_encoding", "expected"),
+    [("gzip, deflate, br, zstd", "br"), ("gzip", "gzip"), ("identity", None), (None, None)],
+)
+async def test_the_explorer_page_is_sent_compressed_like_the_portal_files(
+    app: Any, accept_encoding: str | None, expected: str | None
+) -> None:
+    response = await explorer(app, accept_encoding)
+    assert response.status_code == 200, response.content[:300]
+    assert response.headers.get("content-encoding") == expected
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert response.headers["vary"] == "Accept, Accept-Encoding"
+    assert response.headers["cache-control"] == "no-cache"
+    assert response.headers["content-length"] == str(len(response.content))
+    sent = gzip.decompress(response.content) if expected == "gzip" else response.content
+    assert sent == (BROTLI if expected == "br" else EXPLORER)
+
+
+async def test_the_explorer_page_answers_304_to_its_etag(app: Any) -> None:
+    gzipped = await explorer(app, "gzip")
+    again = await explorer(app, "gzip", if_none_match=gzipped.headers["etag"])
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["etag"] == gzipped.headers["etag"]
+
+    brotli = await explorer(app, "br", if_none_match=gzipped.headers["etag"])
+    assert brotli.status_code == 200 and brotli.content == BROTLI
+
+
+async def test_the_explorer_page_refuses_an_impossible_accept_encoding(app: Any) -> None:
+    response = await explorer(app, "identity;q=0, gzip;q=0, br;q=0")
+    assert response.status_code == 406
+    assert response.json()["error"]["code"] == "not_acceptable"
 
 
 # --- what is never served ---

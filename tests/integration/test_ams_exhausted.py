@@ -151,6 +151,12 @@ async def test_a_record_that_keeps_failing_ends_exhausted_and_its_neighbours_are
     row = await _sync_row(services, acme, poisoned)
     assert (row.status, row.airtable_record_id) == ("exhausted", None)
     assert await _attempts_left(services, acme) == []
+    # Onboarding stops short of PRODUCTION_READY and says why and what to do.
+    assert view["onboarding"]["status"] == "VALIDATED"
+    assert view["onboarding"]["reason"] == (
+        "1 record(s) could not be written to the AMS after every retry (see quarantine, status "
+        "EXHAUSTED): replay them once the AMS answers again."
+    )
 
     # Given up on: later syncs leave it alone, so a neighbour's change costs no request for it.
     before = len(_carrying(gateway, poisoned))
@@ -196,3 +202,56 @@ async def test_a_newer_version_of_an_exhausted_record_is_tried_again(
     [row] = [row for row in rows if row["External ID"] == poisoned]
     assert row["Name"] == "Linen Shirt six"
     assert len(rows) == len(catalog)
+
+
+async def _statuses(services: Services, tenant: Tenant) -> dict[str, str]:
+    async with services.sessions() as session:
+        found = await session.execute(
+            select(AmsSyncRecord.external_id, AmsSyncRecord.status).where(
+                AmsSyncRecord.client_id == tenant.client_id
+            )
+        )
+        return {row[0]: row[1] for row in found}
+
+
+async def test_a_merged_row_that_keeps_failing_exhausts_every_member_and_a_replay_writes_it(
+    gateway: Gateway, services: Services
+) -> None:
+    """One product sold on Shopify and WooCommerce (one SKU) is one merged row; Airtable answers
+    503 to every request carrying it. Its members share its attempts and its fate."""
+    acme = await create_tenant(services, "Acme", "test")
+    provisioned = (await gateway.gql(PROVISION, key=acme.secret))["provisionClient"]
+    base_id = provisioned["provisioning"]["baseId"]
+    tee = shopify_product(0, sku="TEE-1")
+    linked = [tee, dict(tee, source_platform="woocommerce", external_id="wc-77")]
+    catalog = [*linked, *(shopify_product(n) for n in range(1, 6))]
+    burst = {"kind": "503", "count": 10_000, "matching": '"sku:TEE-1"'}  # its Identity cell
+    await _faults(gateway, acme, "POST", bursts=[burst])
+
+    await push(gateway, acme, catalog)
+    await synced_after(gateway, acme, None)
+
+    statuses = await _statuses(services, acme)
+    assert statuses[tee["external_id"]] == statuses["wc-77"] == "exhausted"
+    assert await _attempts_left(services, acme) == []  # none left behind for either member
+    [entry] = await _entries(gateway, acme)  # the holder's record holds it, as for a refusal
+    assert (entry["status"], entry["externalId"]) == ("EXHAUSTED", tee["external_id"])
+
+    await _faults(gateway, acme, "DELETE")
+    replayed = await gateway.gql(REPLAY, {"ids": [entry["id"]]}, key=acme.secret)
+    assert replayed["replayQuarantined"]["resent"] == 1
+
+    async def written() -> list[dict[str, Any]] | None:
+        rows = await asyncio.to_thread(airtable_rows, gateway, acme, base_id)
+        return rows if len(rows) == len(catalog) - 1 else None
+
+    rows = await eventually(written)
+    [merged] = [row for row in rows if row.get("Identity") == "sku:TEE-1"]
+    assert merged["Linked Sources"] == f"shopify:{tee['external_id']}\nwoocommerce:wc-77"
+
+    async def settled() -> dict[str, str] | None:
+        found = await _statuses(services, acme)
+        return found if set(found.values()) == {"synced"} else None
+
+    await eventually(settled)
+    assert await _attempts_left(services, acme) == []

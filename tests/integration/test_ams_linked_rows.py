@@ -309,6 +309,51 @@ async def test_erasing_a_linked_person_removes_their_one_row(gateway, services):
     assert [r["Email"] for r in rows] == ["alan@example.com"]
 
 
+async def test_erasing_one_member_shows_the_others_again_at_once(gateway, services):
+    """Grace is on Shopify, HubSpot and WooCommerce (one email): one row. Erasing her Shopify
+    record deletes that shared row; her other two records are a merged row again with the next
+    sync, not only when they next change."""
+    acme = await create_tenant(services, "Acme Outdoor", "test")
+    people = [
+        {
+            "external_id": external_id,
+            "source_platform": platform,
+            "source_updated_at": "2026-11-01T10:00:00Z",
+            "email": "grace.hopper@example.com",
+            "first_name": "Grace",
+        }
+        for platform, external_id in [
+            ("shopify", "cus-1"),
+            ("hubspot", "hs-9"),
+            ("woocommerce", "wc-3"),
+        ]
+    ]
+    data = await gateway.gql(
+        ingest_mutation("audience"), {"input": {"records": people}}, key=acme.secret
+    )
+    assert data["ingestAudience"]["errors"] == []
+
+    async def audience(count: int) -> tuple[str, list[dict[str, Any]]] | None:
+        view = await viewer(gateway, acme)
+        state = entity_sync(view, "AUDIENCE")
+        if state is None or state["pending"] or view["amsConfig"] is None:
+            return None
+        base = base_of(view)
+        rows = await asyncio.to_thread(table_rows, gateway, acme, base, "Audience")
+        return (base, rows) if len(rows) == count else None
+
+    _, [row] = await eventually(lambda: audience(1))
+    assert row[LINKED_SOURCES] == "hubspot:hs-9\nshopify:cus-1\nwoocommerce:wc-3"
+
+    subject = {"externalId": "cus-1", "platform": "SHOPIFY"}
+    erased = await gateway.gql(ERASE, {"input": subject}, key=acme.secret)
+    assert erased["eraseSubject"]["receipt"]["completed"] is True, erased
+
+    _, [row] = await eventually(lambda: audience(1))
+    assert row[IDENTITY] == "email:grace.hopper@example.com"
+    assert row[LINKED_SOURCES] == "hubspot:hs-9\nwoocommerce:wc-3"
+
+
 PROVISION = "mutation { provisionClient { provisioning { baseId } errors { code message } } }"
 
 
@@ -333,7 +378,9 @@ async def _as_provisioned_before_identity_columns(services: Any, tenant: Tenant,
         row.config = config
 
 
-async def test_a_base_made_before_the_identity_columns_still_gets_one_merged_row(gateway, services):
+async def test_a_base_made_before_the_identity_columns_gets_them_and_one_merged_row(
+    gateway, services
+):
     acme = await create_tenant(services, "Acme Outdoor", "test")
     provisioned = (await gateway.gql(PROVISION, key=acme.secret))["provisionClient"]
     base = provisioned["provisioning"]["baseId"]
@@ -352,7 +399,9 @@ async def test_a_base_made_before_the_identity_columns_still_gets_one_merged_row
     assert entity_sync(view)["rejected"] == 0
     [row] = await products(gateway, acme, base)
     assert row["Name"] == "Tee by Woo" and row["External ID"] == "8072389001"
-    assert IDENTITY not in row and LINKED_SOURCES not in row
+    # The sync added the columns first (app.provisioning.upgrade).
+    assert row[IDENTITY] == "sku:TEE-1"
+    assert row[LINKED_SOURCES] == "shopify:8072389001\nwoocommerce:wc-77"
 
 
 ARCHIVE = """mutation($input: ArchiveRecordsInput!) {

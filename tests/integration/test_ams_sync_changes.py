@@ -8,13 +8,13 @@ database work is counted (statements, SQLite VM instructions, PostgreSQL rows re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import pytest
 from sqlalchemy import select, text, update
 
+from app.ams import identity_rows
 from app.ams.archival import archive_records
 from app.ams.due import mark_sync_due
 from app.ams.fieldmap import table_maps, value_hash
@@ -28,6 +28,8 @@ from app.ids import new_id
 from app.reconciliation.compare import Finding
 from app.reconciliation.models import MismatchKind
 from app.reconciliation.repair import requeue
+from app.records.identity import keep_identities
+from app.records.policies import current_policy
 from app.records.service import upsert
 from app.records.validation import ValidRecord, validate_record
 from app.services import Services
@@ -35,7 +37,7 @@ from app.settings import Settings
 from app.tenancy.models import Tenant as TenantScope
 from tests.conftest import create_tenant
 from tests.db_work import VM_STEPS_PER_CALL, Work, named_engine, pg_rows_read
-from tests.helpers import Gateway, served_gateway, shopify_product
+from tests.helpers import Gateway, seed_synced, served_gateway, shopify_product
 from tests.integration.test_ams_sync import ams_settings
 
 TABLES = ("canonical_records", "ams_sync_records")
@@ -95,34 +97,6 @@ async def store(runtime: AmsRuntime, tenant: TenantScope, records: list[ValidRec
         await mark_sync_due(session, tenant, Entity.PRODUCT)
 
 
-async def seed_synced(runtime: AmsRuntime, tenant: TenantScope, count: int) -> None:
-    """A catalogue as a finished sync leaves it (bookkeeping written directly: writing it all
-    through the emulator would only slow the test down)."""
-    records = [product(n) for n in range(count)]
-    table_map = table_maps(runtime.settings.contracts_dir)[Entity.PRODUCT]
-    now = datetime.now(UTC)
-    await store(runtime, tenant, records)
-    async with runtime.sessions() as session, session.begin():
-        session.add_all(
-            AmsSyncRecord(
-                id=new_id("amsrec"),
-                client_id=tenant.client_id,
-                livemode=tenant.livemode,
-                entity=Entity.PRODUCT.value,
-                source_platform=record.source_platform,
-                external_id=record.external_id,
-                airtable_record_id=f"rec{n:014d}",
-                content_hash=record.content_hash,
-                map_version=table_map.version,
-                field_hashes={c: value_hash(v) for c, v in table_map.content(record.data).items()},
-                status=RecordSyncStatus.SYNCED.value,
-                synced_at=now,
-                updated_at=now,
-            )
-            for n, record in enumerate(records)
-        )
-
-
 async def pending(services: Services, tenant: TenantScope) -> set[str]:
     async with services.sessions() as session:
         found = await session.scalars(
@@ -179,14 +153,126 @@ async def one_change_pass(
     created = await create_tenant(services, f"Catalogue {count}", "test")
     tenant = TenantScope(created.client_id, livemode=False)
     async with runtime_named(gateway.settings, "seeding") as (runtime, _):
-        await seed_synced(runtime, tenant, count)
-        await seed_archived(runtime, tenant, range(ARCHIVED))
+        await seed_synced(runtime, tenant, [product(n) for n in range(count)])
+        await seed_archived(runtime, tenant, range(ARCHIVED))  # marks the sync due
         assert await run_sync(runtime, tenant, Entity.PRODUCT) is not None  # provisions
         await store(runtime, tenant, [renamed(3, "Linen Shirt, renamed")])
         if analyze:  # what `gateway migrate` and a bulk import's sync do (autovacuum is off)
             async with runtime.sessions() as session, session.begin():
                 await session.execute(text("ANALYZE canonical_records, ams_sync_records"))
     return await measured_pass(gateway.settings, tenant, "measured")
+
+
+def woo_copy(n: int) -> ValidRecord:
+    """Product n sold on WooCommerce too (the same SKU): linked to the Shopify one."""
+    return product(n, source_platform="woocommerce", external_id=f"wc-{n}")
+
+
+async def seed_linked(runtime: AmsRuntime, tenant: TenantScope, numbers: range) -> None:
+    """Products `numbers` linked with a WooCommerce copy, each pair one merged row held by the
+    Shopify record, as a finished sync leaves them (policy applied, nothing pending)."""
+    entity, table_map = Entity.PRODUCT, table_maps(runtime.settings.contracts_dir)[Entity.PRODUCT]
+    copies, originals = [woo_copy(n) for n in numbers], [product(n) for n in numbers]
+    async with runtime.sessions() as session, session.begin():
+        policy = await current_policy(session, tenant, entity)
+        await upsert(session, tenant, entity, new_id("job"), copies)
+        await keep_identities(session, tenant, entity, policy.identity, [*originals, *copies])
+        stored = {
+            (r.source_platform, r.external_id): r
+            for r in await session.scalars(
+                select(CanonicalRecord).where(CanonicalRecord.client_id == tenant.client_id)
+            )
+        }
+        holders = {
+            s.external_id: s
+            for s in await session.scalars(
+                select(AmsSyncRecord).where(AmsSyncRecord.client_id == tenant.client_id)
+            )
+        }
+        for original, copy in zip(originals, copies, strict=True):
+            holder = holders[original.external_id]
+            members = [
+                stored[("shopify", original.external_id)],
+                stored[("woocommerce", copy.external_id)],
+            ]
+            data = identity_rows.merged_data(members, members[0], policy)
+            keys = sorted(identity_rows.key_of(member) for member in members)
+            cells = table_map.content(data) | identity_rows.identity_cells(
+                table_map, f"{policy.identity}:{copy.data['sku']}", keys
+            )
+            holder.merged_into = holder.id
+            holder.field_hashes = {c: value_hash(v) for c, v in cells.items()}
+            session.add(
+                AmsSyncRecord(
+                    id=new_id("amsrec"),
+                    client_id=tenant.client_id,
+                    livemode=tenant.livemode,
+                    entity=entity.value,
+                    source_platform=copy.source_platform,
+                    external_id=copy.external_id,
+                    airtable_record_id=holder.airtable_record_id,
+                    content_hash=copy.content_hash,
+                    map_version=table_map.version,
+                    field_hashes={},
+                    status=RecordSyncStatus.SYNCED.value,
+                    synced_at=holder.synced_at,
+                    updated_at=holder.updated_at,
+                    merged_into=holder.id,
+                )
+            )
+        await session.execute(
+            update(CanonicalRecord)
+            .where(CanonicalRecord.client_id == tenant.client_id)
+            .values(sync_pending=False)
+        )
+        await identity_rows.mark_applied(session, tenant, entity, policy)
+
+
+LINKED_FROM = 10  # products 0-9 keep rows of their own (the archived ones, the renamed one)
+
+
+async def linked_change_pass(gateway: Gateway, services: Services, count: int) -> Measured:
+    """A synced catalogue of `count` products, half of them linked (merged rows), a few
+    archived, one member of one merged row archived, one product renamed; and the pass that
+    follows. The archivals have no planner statistics (autovacuum is off, and only a bulk
+    import's sync analyses the catalogue tables)."""
+    created = await create_tenant(services, f"Linked {count}", "test")
+    tenant = TenantScope(created.client_id, livemode=False)
+    async with runtime_named(gateway.settings, "seeding") as (runtime, _):
+        await seed_synced(runtime, tenant, [product(n) for n in range(count)])
+        await seed_linked(runtime, tenant, range(LINKED_FROM, LINKED_FROM + count // 2))
+        await seed_archived(runtime, tenant, range(ARCHIVED))
+        async with runtime.sessions() as session, session.begin():
+            copy = woo_copy(LINKED_FROM)
+            await archive_records(
+                session, tenant, Entity.PRODUCT, [("woocommerce", copy.external_id)]
+            )
+        assert await run_sync(runtime, tenant, Entity.PRODUCT) is not None  # provisions
+        await store(runtime, tenant, [renamed(3, "Linen Shirt, renamed")])
+        if gateway.settings.database_url.startswith("postgresql"):  # as a bulk import's sync
+            async with runtime.sessions() as session, session.begin():
+                await session.execute(text("ANALYZE canonical_records, ams_sync_records"))
+    return await measured_pass(gateway.settings, tenant, "measured")
+
+
+async def test_archivals_are_checked_from_the_archived_records_without_table_statistics(
+    gateway, services
+):
+    small = await linked_change_pass(gateway, services, 100)
+    large = await linked_change_pass(gateway, services, 1100)
+
+    assert small.run is not None and large.run is not None
+    # Only the renamed record: the archived rows show it, the merged row with one archived
+    # member of two is not archived.
+    assert (small.run.written, large.run.written) == (1, 1)
+    assert large.statements == small.statements
+    if gateway.settings.database_url.startswith("postgresql"):
+        # Without statistics of the archivals a join with them may be planned as a pass over
+        # the rows: the archived records are read first, then the rows by key.
+        for table in TABLES:
+            assert large.rows_read[table] - small.rows_read[table] < 50, large.rows_read
+    else:
+        assert large.vm_steps - small.vm_steps <= VM_STEPS_PER_CALL
 
 
 async def unchanged(services: Services, tenant: TenantScope) -> int:

@@ -47,7 +47,7 @@ FINAL = {"SUCCEEDED", "PARTIALLY_SUCCEEDED", "FAILED"}
 TABLES = {
     "canonical_records": ["data", "external_id"],
     "record_resolutions": ["external_id", "detail"],
-    "staged_records": ["payload"],
+    "staged_records": ["payload", "subject_email", "subject_external_id"],
     "quarantined_records": ["mapped", "external_id", "errors"],
     "record_errors": ["external_id", "message"],
     "ams_sync_records": ["external_id"],

@@ -1,6 +1,10 @@
 """The REST door reaches the same services as GraphQL: the same jobs, the same records, the same
 idempotency, the same errors (in the one REST error shape), the same tenant walls."""
 
+import asyncio
+import json
+
+import orjson
 import pytest
 from sqlalchemy import func, select
 
@@ -161,6 +165,54 @@ async def test_reusing_an_idempotency_key_with_another_body_is_a_409(api, servic
     await drain(services)
 
 
+async def test_a_retry_with_the_same_records_in_another_key_order_is_a_replay(
+    api, services, tenant
+):
+    """The same records are the same request: neither key order nor whitespace makes another,
+    and each record is staged in one canonical form (sorted keys), however it was sent."""
+    headers = {
+        **tenant.headers,
+        "Idempotency-Key": "reordered",
+        "Content-Type": "application/json",
+    }
+    records = [shopify_product(1), shopify_product(2)]
+    reordered = [dict(reversed(list(record.items()))) for record in records]
+    first = await api.post(
+        "/ingest/products",
+        content=json.dumps({"records": reordered}, indent=2).encode(),
+        headers=headers,
+    )
+    again = await api.post("/ingest/products", json={"records": records}, headers=headers)
+    assert first.status_code == 202, first.text
+    assert again.status_code == 200, again.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert await _count(services, IngestJob) == 1
+    async with services.sessions() as session:
+        staged = await session.scalars(
+            select(StagedRecord.payload)
+            .where(StagedRecord.job_id == first.json()["id"])
+            .order_by(StagedRecord.position)
+        )
+        assert list(staged) == [
+            orjson.dumps(record, option=orjson.OPT_SORT_KEYS).decode() for record in records
+        ]
+    await drain(services)
+
+
+async def test_concurrent_calls_with_one_idempotency_key_make_one_job(api, services, tenant):
+    headers = {**tenant.headers, "Idempotency-Key": "at-once"}
+    body = {"records": [shopify_product(n) for n in range(50)]}
+    responses = await asyncio.gather(
+        *(api.post("/ingest/products", json=body, headers=headers) for _ in range(3))
+    )
+    assert sorted(response.status_code for response in responses) == [200, 200, 202]
+    assert len({response.json()["id"] for response in responses}) == 1
+    assert await _count(services, IngestJob) == 1
+    assert await _count(services, StagedRecord) == 50
+    await drain(services)
+
+
 @pytest.mark.parametrize("key", ["", "k" * 256])
 async def test_an_idempotency_key_of_the_wrong_length_is_rejected(api, services, tenant, key):
     response = await api.post(
@@ -179,6 +231,10 @@ async def test_an_idempotency_key_of_the_wrong_length_is_rejected(api, services,
     ("body", "code", "path"),
     [
         (b'{"records": [{"external_id": "1"}', "malformed_json", ""),
+        (b'{"records": [{"name": "\xff"}]}', "malformed_json", ""),
+        (b'{"records": [{"name": "\\ud800"}]}', "malformed_json", ""),
+        (b'{"records": [{"price": 1e999999}]}', "malformed_json", ""),
+        (b'{"records": [' + b"[" * 1100 + b"]" * 1100 + b"]}", "malformed_json", ""),
         (b"", "malformed_json", ""),
         (b'[{"external_id": "1"}]', "body_not_object", ""),
         (b'"records"', "body_not_object", ""),

@@ -4,6 +4,7 @@ nothing is lost or shared across connections on the way."""
 
 import asyncio
 
+import pytest
 from sqlalchemy import select
 
 from app.contracts.entities import Entity
@@ -12,7 +13,7 @@ from app.jobs.processing import claim, run_job
 from app.services import Services
 from app.tenancy.models import KeyMode, Principal, Scope
 from app.webhooks.batching import IngestBatcher
-from tests.conftest import Tenant
+from tests.conftest import Tenant, create_tenant
 from tests.helpers import shopify_product
 
 
@@ -95,3 +96,48 @@ async def test_every_record_of_a_coalesced_job_is_processed(services, tenant):
         job = await session.get(IngestJob, job_id)
         assert job is not None
         assert (job.status, job.received, job.processed, job.written) == ("SUCCEEDED", 4, 4, 4)
+
+
+async def test_a_job_of_another_tenant_is_never_joined(services, tenant):
+    """Even under the same batch key, the append is scoped to the batch's own tenant."""
+    batcher = IngestBatcher(services)
+    other = await create_tenant(services, "Other")
+    mine = await deliver(batcher, connection_of(tenant, "whc_shared"), 1)
+    theirs = await deliver(batcher, connection_of(other, "whc_shared"), 2)
+    assert mine != theirs
+    assert (await received(services, mine), await received(services, theirs)) == (1, 1)
+    async with services.sessions() as session:
+        job = await session.get(IngestJob, theirs)
+        assert job is not None and job.client_id == other.client_id
+
+
+async def test_a_failed_batch_fails_its_deliveries_and_the_next_batch_is_written(services, tenant):
+    batcher, sender = IngestBatcher(services), connection_of(tenant)
+    first = await deliver(batcher, sender, 1)
+    unserialisable = {"id": 2, "tags": {"a set"}}  # orjson refuses it: the batch fails
+    with pytest.raises(TypeError):
+        await batcher.submit(sender, Entity.PRODUCT, None, unserialisable, None)
+    later = await deliver(batcher, sender, 3)
+    assert await staged_positions(services, first) == [0]  # nothing of the failed batch
+    assert sum([await received(services, job_id) for job_id in {first, later}]) == 2
+
+
+async def test_people_joining_a_job_keep_the_email_and_id_erasure_finds_them_by(services, tenant):
+    batcher, sender = IngestBatcher(services), connection_of(tenant)
+
+    def person(number: int) -> dict[str, str]:
+        return {"id": f"cus-{number}", "email": f"Person{number}@Example.com"}
+
+    first = await batcher.submit(sender, Entity.AUDIENCE, None, person(1), None)
+    joined = await batcher.submit(sender, Entity.AUDIENCE, None, person(2), None)
+    assert joined == first
+    async with services.sessions() as session:
+        rows = await session.execute(
+            select(StagedRecord.subject_email, StagedRecord.subject_external_id)
+            .where(StagedRecord.job_id == first)
+            .order_by(StagedRecord.position)
+        )
+    assert [tuple(row) for row in rows] == [
+        ("person1@example.com", "cus-1"),
+        ("person2@example.com", "cus-2"),
+    ]

@@ -35,7 +35,11 @@ ResolutionKindType = strawberry.enum(
     "was dropped; "
     "ams_row_merged: linked records of several platforms are one AMS row (detail: the row's "
     "record, its members, the rows of their own it replaced); "
-    "ams_row_split: a record no longer linked has an AMS row of its own again.",
+    "ams_row_split: a record no longer linked has an AMS row of its own again; "
+    "variant_updated: a WooCommerce variation read on its own replaced or added its parent's "
+    "variant (detail: the variation); "
+    "variation_held: a variation came before its parent and waits for it (applied when the "
+    "parent arrives).",
 )
 
 

@@ -27,6 +27,7 @@ from app.api.graphql.media import (
     unsupported_content_type,
 )
 from app.api.graphql.schema import schema
+from app.api.rest import portal_files
 from app.api.rest.errors import error_body
 from app.ratelimit.http import RateLimitHeadersMiddleware, remember
 from app.ratelimit.service import rate_limited
@@ -121,17 +122,36 @@ def make_controller(portal_dist: Path, sandbox_enabled: bool) -> type[Controller
         def encode_json(self, data: object) -> bytes:
             return orjson.dumps(data)
 
-        async def render_graphql_ide(self, request: Request[Any, Any, Any]) -> Response[str]:
-            page = portal_dist / GRAPHIQL_PAGE
-            if not page.is_file():
+        async def render_graphql_ide(self, request: Request[Any, Any, Any]) -> Response[Any]:
+            page = portal_files.locate(portal_dist, GRAPHIQL_PAGE)
+            if page is None:
                 return Response(
                     "The GraphQL explorer is not built: run ./gateway.sh serve (it builds portal/)",
                     status_code=503,
                     media_type=MediaType.TEXT,
                 )
-            return Response(page.read_text(), media_type=MediaType.HTML)
+            return await _graphiql_page(request, portal_dist, page)
 
     return GraphQLController
+
+
+async def _graphiql_page(
+    request: Request[Any, Any, Any], portal_dist: Path, page: Path
+) -> Response[Any]:
+    """The explorer's page sent as the portal's files are: a precompressed sibling chosen by
+    Accept-Encoding, a content ETag and 304 on a match (app.api.rest.portal_files)."""
+    try:
+        sent = portal_files.representation(
+            portal_dist, page, request.headers.get("accept-encoding")
+        )
+    except portal_files.NotAcceptable:
+        message = "This page is sent as identity, gzip or br: accept one of them."
+        return _http_error(request, 406, "not_acceptable", message)
+    # /graphql answers JSON to other Accept values: caches must key on both headers.
+    headers = {**sent.headers, "vary": "Accept, Accept-Encoding"}
+    if portal_files.not_modified(request.headers.get("if-none-match"), sent.etag):
+        return Response(b"", status_code=304, headers=headers)
+    return Response(await portal_files.read(sent), headers=headers, media_type=MediaType.HTML)
 
 
 async def _rate_limit(request: Request[Any, Any, Any], context: Any) -> Response[Any] | None:

@@ -171,10 +171,14 @@ class FixQuarantinedRecordPayload:
     quarantined_record: QuarantinedRecord | None = strawberry.field(
         description="RESOLVED when the fix passed; still OPEN, with the new errors, when not."
     )
-    record: Record | None = strawberry.field(description="The stored record, when it passed.")
+    record: Record | None = strawberry.field(
+        description="The stored record, when it passed (a WooCommerce variation: its parent "
+        "product, whose variants it updated)."
+    )
     outcome: str | None = strawberry.field(
-        description="What the store did: written, unchanged, or stale (a newer record is "
-        "stored: an older source_updated_at never overwrites it)."
+        description="What the store did: written, unchanged, stale (a newer record is "
+        "stored: an older source_updated_at never overwrites it), or held (a variation whose "
+        "parent product is not stored yet: applied when the parent arrives)."
     )
     errors: list[UserError]
 

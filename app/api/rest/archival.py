@@ -5,7 +5,8 @@ as Archived in the client's AMS."""
 from typing import Annotated
 
 from litestar import post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, Parameter
 from msgspec import Meta, Struct
 
 from app.ams import archival
@@ -78,7 +79,10 @@ EntityPath = Annotated[
     operation_class=openapi.documented(examples={"200": {"archived": _EXAMPLE}}),
 )
 async def archive_records(
-    entity: EntityPath, data: ArchiveRequest, services: Services, principal: Principal
+    entity: EntityPath,
+    data: JSONBody[ArchiveRequest],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
 ) -> ArchiveResult:
     kind: Entity | None = _ENTITY_OF_PATH.get(entity)
     if kind is None:

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
 from litestar import Request, get
+from litestar.di import NamedDependency
 from litestar.params import Parameter, ParameterKwarg
 
 from app.api.rest import openapi
@@ -102,7 +103,9 @@ def paging_parameters() -> Iterator[None]:
         examples={"200": {"partially_succeeded": openapi.FINISHED_JOB_EXAMPLE}}
     ),
 )
-async def get_job(id: JobId, services: Services, principal: Principal) -> JobDetail:
+async def get_job(
+    id: JobId, services: NamedDependency[Services], principal: NamedDependency[Principal]
+) -> JobDetail:
     async with reading(services.sessions) as session:
         job = await jobs.get_job(session, principal.tenant, id)
         errors = await jobs.list_record_errors(
@@ -126,8 +129,8 @@ async def get_job(id: JobId, services: Services, principal: Principal) -> JobDet
 async def list_job_errors(
     request: Request[Any, Any, Any],
     id: JobId,
-    services: Services,
-    principal: Principal,
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
     first: First = 100,
     after: After = None,
 ) -> RecordErrorList:
@@ -155,8 +158,8 @@ async def list_job_errors(
 )
 async def list_jobs(
     request: Request[Any, Any, Any],
-    services: Services,
-    principal: Principal,
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
     first: First = 50,
     after: After = None,
     status: Annotated[JobStatus | None, _only("Only jobs in this status.", JobStatus)] = None,

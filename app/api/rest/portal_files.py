@@ -3,12 +3,15 @@
 `npm run build` writes `x.js.br` and `x.js.gz` next to every text file (portal/build/compress.js).
 A request gets the best of them its Accept-Encoding allows (brotli, then gzip, then identity),
 with `Content-Encoding`, `Vary: Accept-Encoding`, the original's `Content-Type` and a strong ETag
-per representation. Vite's hashed files under assets/ never change, so they are cached for a year
-as immutable; every other file (the HTML pages) is revalidated on each use (`no-cache` + ETag).
+per representation, derived from its bytes (a rebuild leaves the ETags of unchanged files alone).
+Vite's hashed files under assets/ never change, so they are cached for a year as immutable; every
+other file (the HTML pages, GraphiQL's too) is revalidated on each use (`no-cache` + ETag).
 """
 
+import hashlib
 import mimetypes
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
 import anyio
@@ -123,7 +126,7 @@ def media_type(path: Path) -> str:
 def representation(dist: Path, path: Path, accept_encoding: str | None) -> Representation:
     chosen, coding = choose(path, accept_encoding)
     stat = chosen.stat()
-    etag = f'"{stat.st_mtime_ns:x}-{stat.st_size:x}{"-" + coding if coding else ""}"'
+    etag = f'"{content_digest(chosen, stat.st_mtime_ns, stat.st_size)}"'
     hashed = path.relative_to(dist.resolve()).parts[0] == HASHED_DIR
     headers = {
         "content-type": media_type(path),
@@ -135,6 +138,13 @@ def representation(dist: Path, path: Path, accept_encoding: str | None) -> Repre
     if coding:
         headers["content-encoding"] = coding
     return Representation(chosen, headers, stat.st_size, etag)
+
+
+@lru_cache(maxsize=4096)
+def content_digest(path: Path, mtime_ns: int, size: int) -> str:
+    """A digest of the file's bytes, read once per (path, mtime, size): a rebuild that writes
+    the same bytes again gets the same digest, and so the same ETag."""
+    return hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
 
 
 def not_modified(if_none_match: str | None, etag: str) -> bool:

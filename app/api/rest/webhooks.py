@@ -69,6 +69,15 @@ def signed_url(request: Request[Any, Any, Any], services: Services) -> str:
     return f"{url}?{query}" if query else url
 
 
+def _lower_case_headers(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """The request's headers straight from the ASGI scope (names lower-cased; a repeated header
+    keeps its last value), without building Litestar's multi-dict first."""
+    return {
+        name.decode("latin-1").lower(): value.decode("latin-1")
+        for name, value in request.scope["headers"]
+    }
+
+
 def _receipt_body(receipt: Receipt) -> WebhookReceipt:
     return WebhookReceipt(
         status=receipt.status,
@@ -271,8 +280,9 @@ async def receive_webhook(
     request: Request[Any, Any, Any],
     source: Annotated[SourcePlatform, Parameter(description="The platform sending the events.")],
     connection_id: ConnectionId,
-    services: Services,
 ) -> Response[WebhookReceipt]:
+    # From the app's state, not as a dependency: resolving one per delivery is measurable.
+    services: Services = request.app.state.services
     receiver = services.webhooks
     connection = await receiver.connection(source, connection_id)
     await limit_webhook(request, connection.id, connection.client_id)  # before reading the body
@@ -280,7 +290,7 @@ async def receive_webhook(
     signed = SignedRequest(
         method=request.method,
         url=signed_url(request, services),
-        headers={name.lower(): value for name, value in request.headers.items()},
+        headers=_lower_case_headers(request),
         body=await request.body(),
     )
     receipt = await receiver.receive(

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import MediaType, Request, Response, Router, delete, get, patch, post, put
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 from pydantic import BaseModel, ValidationError
@@ -34,6 +34,7 @@ from app.settings import AirtableFault, Settings
 from app.tenancy.models import Tenant
 
 AnyRequest = Request[Any, Any, Any]
+Limiter = NamedDependency[BaseRateLimiter]  # the router's per-base rate limiter
 MAX_BODY_BYTES = 2 * 1024 * 1024
 
 
@@ -89,9 +90,7 @@ async def create_base(request: AnyRequest) -> Json:
 
 
 @get("/v0/meta/bases/{base_id:str}/tables")
-async def base_schema(
-    request: AnyRequest, limiter: BaseRateLimiter, base_id: FromPath[str]
-) -> Json:
+async def base_schema(request: AnyRequest, limiter: Limiter, base_id: FromPath[str]) -> Json:
     tenant = await _admit(request, limiter, base_id)
     with_visible = "visibleFieldIds" in wire.repeated(request.query_params, "include")
     async with reading(_services(request).sessions) as session:
@@ -99,9 +98,7 @@ async def base_schema(
 
 
 @post("/v0/meta/bases/{base_id:str}/tables", status_code=200)
-async def create_table(
-    request: AnyRequest, limiter: BaseRateLimiter, base_id: FromPath[str]
-) -> Json:
+async def create_table(request: AnyRequest, limiter: Limiter, base_id: FromPath[str]) -> Json:
     tenant = await _admit(request, limiter, base_id)
     body = wire.json_body(await request.body())
     async with _writing(request) as session:
@@ -110,7 +107,7 @@ async def create_table(
 
 @post("/v0/meta/bases/{base_id:str}/tables/{table:str}/fields", status_code=200)
 async def create_field(
-    request: AnyRequest, limiter: BaseRateLimiter, base_id: FromPath[str], table: FromPath[str]
+    request: AnyRequest, limiter: Limiter, base_id: FromPath[str], table: FromPath[str]
 ) -> Json:
     tenant = await _admit(request, limiter, base_id)
     ref = TableRef(base_id, table)
@@ -124,7 +121,7 @@ async def create_field(
 
 @get("/v0/{base_id:str}/{table:str}")
 async def list_records(
-    request: AnyRequest, limiter: BaseRateLimiter, base_id: FromPath[str], table: FromPath[str]
+    request: AnyRequest, limiter: Limiter, base_id: FromPath[str], table: FromPath[str]
 ) -> Json:
     tenant = await _admit(request, limiter, base_id)
     ref = TableRef(base_id, table)
@@ -135,7 +132,7 @@ async def list_records(
 
 @post("/v0/{base_id:str}/{table:str}/listRecords", status_code=200)
 async def list_records_by_post(
-    request: AnyRequest, limiter: BaseRateLimiter, base_id: FromPath[str], table: FromPath[str]
+    request: AnyRequest, limiter: Limiter, base_id: FromPath[str], table: FromPath[str]
 ) -> Json:
     tenant = await _admit(request, limiter, base_id)
     ref = TableRef(base_id, table)
@@ -147,7 +144,7 @@ async def list_records_by_post(
 @get("/v0/{base_id:str}/{table:str}/{record_id:str}")
 async def get_record(
     request: AnyRequest,
-    limiter: BaseRateLimiter,
+    limiter: Limiter,
     base_id: FromPath[str],
     table: FromPath[str],
     record_id: FromPath[str],
@@ -161,7 +158,7 @@ async def get_record(
 
 @post("/v0/{base_id:str}/{table:str}", status_code=200)
 async def create_records(
-    request: AnyRequest, limiter: BaseRateLimiter, base_id: FromPath[str], table: FromPath[str]
+    request: AnyRequest, limiter: Limiter, base_id: FromPath[str], table: FromPath[str]
 ) -> Json:
     """`{"records": [...]}` creates a batch; `{"fields": {...}}` creates one record."""
     tenant = await _admit(request, limiter, base_id)
@@ -191,14 +188,14 @@ async def _update_many(
 
 @patch("/v0/{base_id:str}/{table:str}")
 async def update_records(
-    request: AnyRequest, limiter: BaseRateLimiter, base_id: FromPath[str], table: FromPath[str]
+    request: AnyRequest, limiter: Limiter, base_id: FromPath[str], table: FromPath[str]
 ) -> Json:
     return await _update_many(request, limiter, base_id, table, replace=False)
 
 
 @put("/v0/{base_id:str}/{table:str}")
 async def replace_records(
-    request: AnyRequest, limiter: BaseRateLimiter, base_id: FromPath[str], table: FromPath[str]
+    request: AnyRequest, limiter: Limiter, base_id: FromPath[str], table: FromPath[str]
 ) -> Json:
     return await _update_many(request, limiter, base_id, table, replace=True)
 
@@ -222,7 +219,7 @@ async def _update_one(
 @patch("/v0/{base_id:str}/{table:str}/{record_id:str}")
 async def update_record(
     request: AnyRequest,
-    limiter: BaseRateLimiter,
+    limiter: Limiter,
     base_id: FromPath[str],
     table: FromPath[str],
     record_id: FromPath[str],
@@ -233,7 +230,7 @@ async def update_record(
 @put("/v0/{base_id:str}/{table:str}/{record_id:str}")
 async def replace_record(
     request: AnyRequest,
-    limiter: BaseRateLimiter,
+    limiter: Limiter,
     base_id: FromPath[str],
     table: FromPath[str],
     record_id: FromPath[str],
@@ -243,7 +240,7 @@ async def replace_record(
 
 @delete("/v0/{base_id:str}/{table:str}", status_code=200)
 async def delete_records(
-    request: AnyRequest, limiter: BaseRateLimiter, base_id: FromPath[str], table: FromPath[str]
+    request: AnyRequest, limiter: Limiter, base_id: FromPath[str], table: FromPath[str]
 ) -> Json:
     tenant = await _admit(request, limiter, base_id)
     ref = TableRef(base_id, table)
@@ -256,7 +253,7 @@ async def delete_records(
 @delete("/v0/{base_id:str}/{table:str}/{record_id:str}", status_code=200)
 async def delete_record(
     request: AnyRequest,
-    limiter: BaseRateLimiter,
+    limiter: Limiter,
     base_id: FromPath[str],
     table: FromPath[str],
     record_id: FromPath[str],

@@ -6,9 +6,9 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from litestar import MediaType, Request, Response, Router, delete, get, patch, post, put
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import File
 from litestar.types import ControllerRouterHandler
 
@@ -54,11 +54,13 @@ def provide_services(request: Request[Any, Any, Any]) -> Services:
     return services
 
 
-def provide_blobs(services: Services) -> BlobStore:
+def provide_blobs(services: NamedDependency[Services]) -> BlobStore:
     return BlobStore(services.settings.sandbox_blob_dir)
 
 
-async def provide_tenant(request: Request[Any, Any, Any], services: Services) -> Tenant:
+async def provide_tenant(
+    request: Request[Any, Any, Any], services: NamedDependency[Services]
+) -> Tenant:
     """The client whose test key is the bearer token: no key, a bad one or a live one is a 401."""
     try:
         return await sandbox_tenant(services, request)
@@ -67,7 +69,11 @@ async def provide_tenant(request: Request[Any, Any, Any], services: Services) ->
 
 
 @post(FILES, status_code=200)
-async def create_file(request: Request[Any, Any, Any], services: Services, tenant: Tenant) -> Any:
+async def create_file(
+    request: Request[Any, Any, Any],
+    services: NamedDependency[Services],
+    tenant: NamedDependency[Tenant],
+) -> Any:
     metadata = read_file_metadata(read_json(await request.body()), creating=True)
     async with services.sessions() as session, session.begin():
         row = await service.create_file(session, tenant, metadata)
@@ -76,7 +82,11 @@ async def create_file(request: Request[Any, Any, Any], services: Services, tenan
 
 @get(f"{FILES}/{{file_id:str}}")
 async def get_file(
-    services: Services, blobs: BlobStore, tenant: Tenant, file_id: FromPath[str], alt: str = "json"
+    services: NamedDependency[Services],
+    blobs: NamedDependency[BlobStore],
+    tenant: NamedDependency[Tenant],
+    file_id: FromPath[str],
+    alt: FromQuery[str] = "json",
 ) -> Any:
     async with reading(services.sessions) as session:
         row = await service.get_file(session, tenant, file_id)
@@ -99,9 +109,9 @@ def media_of(blobs: BlobStore, row: DriveFile) -> File | Response[bytes]:
 
 @get(FILES)
 async def list_files(
-    services: Services,
-    tenant: Tenant,
-    q: str | None = None,
+    services: NamedDependency[Services],
+    tenant: NamedDependency[Tenant],
+    q: FromQuery[str | None] = None,
     page_size: PageSize = 100,
     page_token: PageToken = None,
 ) -> Any:
@@ -114,8 +124,8 @@ async def list_files(
 @patch(f"{FILES}/{{file_id:str}}")
 async def update_file(
     request: Request[Any, Any, Any],
-    services: Services,
-    tenant: Tenant,
+    services: NamedDependency[Services],
+    tenant: NamedDependency[Tenant],
     file_id: FromPath[str],
     add_parents: ParentIds = "",
     remove_parents: RemovedParentIds = "",
@@ -133,7 +143,10 @@ def _id_list(ids: str) -> list[str]:
 
 @delete(f"{FILES}/{{file_id:str}}")
 async def delete_file(
-    services: Services, blobs: BlobStore, tenant: Tenant, file_id: FromPath[str]
+    services: NamedDependency[Services],
+    blobs: NamedDependency[BlobStore],
+    tenant: NamedDependency[Tenant],
+    file_id: FromPath[str],
 ) -> None:
     async with services.sessions() as session, session.begin():
         blob_names = await service.delete_file(session, tenant, file_id)
@@ -143,8 +156,8 @@ async def delete_file(
 @post(f"{FILES}/{{file_id:str}}/permissions", status_code=200)
 async def create_permission(
     request: Request[Any, Any, Any],
-    services: Services,
-    tenant: Tenant,
+    services: NamedDependency[Services],
+    tenant: NamedDependency[Tenant],
     file_id: FromPath[str],
     transfer_ownership: TransferOwnership = False,
 ) -> Any:
@@ -157,7 +170,9 @@ async def create_permission(
 
 
 @get(f"{FILES}/{{file_id:str}}/permissions")
-async def list_permissions(services: Services, tenant: Tenant, file_id: FromPath[str]) -> Any:
+async def list_permissions(
+    services: NamedDependency[Services], tenant: NamedDependency[Tenant], file_id: FromPath[str]
+) -> Any:
     async with reading(services.sessions) as session:
         rows = await service.list_permissions(session, tenant, file_id)
     return {"kind": "drive#permissionList", "permissions": [permission_resource(r) for r in rows]}
@@ -166,9 +181,9 @@ async def list_permissions(services: Services, tenant: Tenant, file_id: FromPath
 @post(UPLOADS, status_code=200)
 async def upload_file(
     request: Request[Any, Any, Any],
-    services: Services,
-    blobs: BlobStore,
-    tenant: Tenant,
+    services: NamedDependency[Services],
+    blobs: NamedDependency[BlobStore],
+    tenant: NamedDependency[Tenant],
     upload_type: UploadType = None,
 ) -> Any:
     body = await request.body()
@@ -191,9 +206,9 @@ async def upload_file(
 @patch(f"{UPLOADS}/{{file_id:str}}")
 async def upload_new_content(
     request: Request[Any, Any, Any],
-    services: Services,
-    blobs: BlobStore,
-    tenant: Tenant,
+    services: NamedDependency[Services],
+    blobs: NamedDependency[BlobStore],
+    tenant: NamedDependency[Tenant],
     file_id: FromPath[str],
     upload_type: UploadType = None,
 ) -> Any:
@@ -273,10 +288,10 @@ def _optional_int(value: str | None) -> int | None:
 @put(UPLOADS, status_code=200)
 async def upload_chunk(
     request: Request[Any, Any, Any],
-    services: Services,
-    blobs: BlobStore,
-    tenant: Tenant,
-    upload_id: str,
+    services: NamedDependency[Services],
+    blobs: NamedDependency[BlobStore],
+    tenant: NamedDependency[Tenant],
+    upload_id: FromQuery[str],
 ) -> Any:
     data = await request.body()
     chunk = uploads.read_content_range(request.headers.get("content-range"), len(data))

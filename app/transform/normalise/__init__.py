@@ -8,7 +8,7 @@ from app.transform.normalise.countries import normalise_country
 from app.transform.normalise.currencies import minor_units, normalise_currency
 from app.transform.normalise.dates import format_rfc3339, parse_datetime, parse_epoch_ms
 from app.transform.normalise.emails import normalise_email
-from app.transform.normalise.html import html_to_text
+from app.transform.normalise.html import html_line, html_to_text
 from app.transform.normalise.money import (
     Money,
     Rates,
@@ -30,6 +30,7 @@ __all__ = [
     "convert",
     "format_amount",
     "format_rfc3339",
+    "html_line",
     "html_to_text",
     "minor_units",
     "normalise_amount",

@@ -1,5 +1,5 @@
 """HTML → plain text with nh3: scripts and styles go with their content, paragraphs and line
-breaks stay as blank lines and newlines, entities are decoded."""
+breaks stay as blank lines and newlines, entities are decoded. Names get the one-line form."""
 
 import re
 from html import unescape
@@ -8,6 +8,7 @@ import nh3
 
 from app.transform.normalise.text import (
     clean_multiline,
+    clean_text,
     flow_spaces,
     require_text,
     without_controls,
@@ -50,3 +51,27 @@ def html_to_text(value: object) -> str:
         items = _BREAK.sub("\n", items)
     broken = _BLOCK_EDGE.sub("\n\n", items)
     return clean_multiline(unescape(_ANY_TAG.sub("", broken)).replace("\xa0", " "))
+
+
+_TAG_START = re.compile(r"<(?=[A-Za-z!/?])")
+
+
+def _one_line(text: str) -> str:
+    return clean_text(html_to_text(text))
+
+
+def html_line(value: object) -> str:
+    """One line of plain text from text that may hold HTML (a product or campaign name).
+
+    Text without tags or entities is only cleaned, so `A < B`, `5<6`, `Q&A;` and `Salt & Pepper`
+    stay as written. Otherwise tags go, entities are decoded and paragraphs join into one line.
+    Decoded text that a second pass would read as markup again (`&lt;b&gt;` → `<b>`) is given
+    back escaped (`&lt;b>`), so normalising a normalised name changes nothing.
+    """
+    text = clean_text(value)  # controls go first: removed, they could join a `<` to a letter
+    if not _MARKUP.search(text):
+        return text
+    line = _one_line(text)
+    if _MARKUP.search(line) and _one_line(line) != line:
+        return _TAG_START.sub("&lt;", line.replace("&", "&amp;"))
+    return line

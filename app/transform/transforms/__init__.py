@@ -18,6 +18,12 @@ _ALL = [
     Transform("text", values.text, "One line of plain text: NFC, trimmed, no controls."),
     Transform("multiline", values.multiline, "Plain text keeping line breaks."),
     Transform("html_to_text", values.html_to_text, "HTML → plain text keeping paragraphs."),
+    Transform(
+        "html_line",
+        values.html_line,
+        "One line of plain text from text that may hold HTML (names): tags removed, entities "
+        "decoded; a literal '<' or '&' kept.",
+    ),
     Transform("email", values.email, "A syntax-checked, lower-cased email address."),
     Transform("phone", values.phone, "A phone number → E.164.", values.PhoneArgs),
     Transform("country", values.country, "A country name or code → ISO 3166-1 alpha-2."),

@@ -88,20 +88,29 @@ def _option_names(record: Any, path: str) -> list[Any]:
     return [get(item, rest) for item in names] if isinstance(names, list) else []
 
 
+def _named_keys(record: Any, args: VariantOptionsArgs) -> list[tuple[str, str]]:
+    """(option name, the variant's value key) for each named option of the product."""
+    names = [
+        norm.clean_text(name) if isinstance(name, str) else None
+        for name in _option_names(record, args.names)
+    ]
+    return [(name, key) for name, key in zip(names, args.keys, strict=False) if name is not None]
+
+
 def variant_options(variant: Any, args: VariantOptionsArgs, scope: Scope) -> dict[str, str]:
     """{option name: value} from a variant's option1..3 and the product's option names."""
     if not isinstance(variant, dict):
         raise wrong_type(variant, "a variant object")
-    memo_key = ("variant_options", args.names)
-    names = scope.memo.get(memo_key)
-    if names is None:
-        names = scope.memo[memo_key] = [
-            norm.clean_text(name) if isinstance(name, str) else None
-            for name in _option_names(scope.record, args.names)
-        ]
+    memo_key = ("variant_options", args.names, tuple(args.keys))
+    named_keys = scope.memo.get(memo_key)
+    if named_keys is None:
+        named_keys = scope.memo[memo_key] = _named_keys(scope.record, args)
     options = {}
-    for name, key in zip(names, args.keys, strict=False):
+    for name, key in named_keys:
         value = variant.get(key)
-        if name is not None and isinstance(value, str) and value not in args.skip_values:
+        if value.__class__ is str and value.isascii() and value.isprintable():
+            if value not in args.skip_values:  # clean_text's fast path, without its call
+                options[name] = " ".join(value.split())
+        elif isinstance(value, str) and value not in args.skip_values:
             options[name] = norm.clean_text(value)
     return options

@@ -56,6 +56,16 @@ class MoneyArgs(CurrencyArgs):
         return path
 
 
+def _default_currency(args: CurrencyArgs, scope: Scope) -> str:
+    """The fixed or the client's currency, checked once per record (prices of every variant)."""
+    default = args.currency or scope.defaults.currency
+    key = ("currency", default)
+    currency = scope.memo.get(key)
+    if currency is None:
+        currency = scope.memo[key] = norm.normalise_currency(None, default)
+    return currency
+
+
 def money(value: Any, args: MoneyArgs, scope: Scope) -> dict[str, str]:
     code = (
         get(scope.record, parse_path(args.currency_source).segments)
@@ -65,7 +75,10 @@ def money(value: Any, args: MoneyArgs, scope: Scope) -> dict[str, str]:
     if args.money_object and isinstance(value, dict):
         code = value.get("currencyCode", value.get("currency")) or code
         value = value.get("amount")
-    currency = norm.normalise_currency(code, args.currency or scope.defaults.currency)
+    if code is None:
+        currency = _default_currency(args, scope)
+    else:
+        currency = norm.normalise_currency(code, args.currency or scope.defaults.currency)
     return {"amount": norm.normalise_amount(value, currency), "currency": currency}
 
 

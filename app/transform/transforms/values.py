@@ -17,6 +17,8 @@ def copy(value: Any, args: Args, scope: Scope) -> Any:
 
 
 def identifier(value: Any, args: Args, scope: Scope) -> str:
+    if value.__class__ is int:  # digits: nothing to clean (the usual numeric id)
+        return str(value)
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise wrong_type(value, "an id (string or integer)")
     return norm.clean_text(str(value))
@@ -35,6 +37,8 @@ def integer(value: Any, args: IntegerArgs, scope: Scope) -> int:
 
 
 def text(value: Any, args: Args, scope: Scope) -> str:
+    if value.__class__ is str and value.isascii() and value.isprintable():
+        return " ".join(value.split())  # clean_text's fast path, without its call (per value)
     return norm.clean_text(value)
 
 
@@ -44,6 +48,10 @@ def multiline(value: Any, args: Args, scope: Scope) -> str:
 
 def html_to_text(value: Any, args: Args, scope: Scope) -> str:
     return norm.html_to_text(value)
+
+
+def html_line(value: Any, args: Args, scope: Scope) -> str:
+    return norm.html_line(value)
 
 
 def email(value: Any, args: Args, scope: Scope) -> str:

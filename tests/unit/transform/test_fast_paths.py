@@ -21,8 +21,11 @@ from app.contracts.entities import Entity
 from app.records.validation import content_hash
 from app.rules.engine import RuleSet, compile_rule, present
 from app.rules.spec import RuleSpec
+from app.transform import normalise as norm
+from app.transform.context import Scope
 from app.transform.errors import NormalisationError
 from app.transform.normalise import format_rfc3339, parse_datetime
+from app.transform.transforms import Args, values
 
 RULE: TypeAdapter[Any] = TypeAdapter(RuleSpec)
 offsets = st.integers(-14 * 60, 14 * 60).map(lambda minutes: timezone(timedelta(minutes=minutes)))
@@ -144,3 +147,38 @@ def test_the_content_hash_covers_everything_but_the_update_time() -> None:
     assert content_hash(data) == content_hash(later) == content_hash(reordered) == expected
     assert content_hash({**data, "name": "Wool"}) != expected
     assert data["source_updated_at"] == "2026-11-01T10:00:00Z"  # the record is left as it was
+
+
+TEXT_VALUES = (
+    st.text()
+    | st.text(alphabet=st.characters(max_codepoint=127))
+    | st.integers(min_value=-(10**20), max_value=10**20)
+    | st.booleans()
+    | st.none()
+    | st.floats()
+)
+
+
+def _outcome(function: Any, value: object) -> object:
+    try:
+        return function(value)
+    except NormalisationError as error:
+        return error.code
+
+
+@settings(max_examples=300)
+@given(TEXT_VALUES)
+@example(" a \t b ")
+@example(-0)
+def test_the_text_and_id_transforms_give_what_their_normalisers_give(value: object) -> None:
+    """`text` and `id` skip clean_text's call for plain ASCII text and integer ids."""
+    scope = Scope()
+    assert _outcome(lambda v: values.text(v, Args(), scope), value) == _outcome(
+        norm.clean_text, value
+    )
+    plain_id = (
+        _outcome(norm.clean_text, str(value))
+        if isinstance(value, int | str) and not isinstance(value, bool)
+        else "invalid_type"
+    )
+    assert _outcome(lambda v: values.identifier(v, Args(), scope), value) == plain_id

@@ -90,6 +90,26 @@ def test_html_to_text(value: object) -> None:
         assert norm.html_to_text(once) == once
 
 
+NAME_MARKUP = ["<b>", "</b>", "&lt;", "&gt;", "&amp;", "&amp;lt;", "<", "&", "5<6", "<p>", "<br>"]
+NAMES = st.lists(st.text(max_size=4) | st.sampled_from(PIECES + NAME_MARKUP), max_size=10).map(
+    "".join
+)
+
+
+@settings(max_examples=300)
+@given(NAMES | AWKWARD_TEXT | ANY_JSON)
+@example("&lt;b&gt;x")  # decoded, `<b` would read as a tag on the next pass
+@example("<\x00b>y")  # a control between `<` and a letter
+def test_html_line(value: object) -> None:
+    """A name is one line, and normalising a normalised name changes nothing."""
+    try:
+        once = norm.html_line(value)
+    except NormalisationError:
+        return
+    assert "\n" not in once
+    assert norm.html_line(once) == once
+
+
 @settings(max_examples=150)
 @given(TAGS | ANY_JSON)
 def test_tags(value: object) -> None:

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.transform.errors import NormalisationError
-from app.transform.normalise import clean_multiline, clean_text, html_to_text
+from app.transform.normalise import clean_multiline, clean_text, html_line, html_to_text
 from app.transform.normalise.text import flow_spaces, without_controls
 
 
@@ -74,6 +74,27 @@ def test_html_becomes_plain_text(html: str, expected: str) -> None:
 
 def test_escaped_markup_stays_visible_text() -> None:
     assert html_to_text("&lt;script&gt;x&lt;/script&gt;") == "<script>x</script>"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Linen <b>Shirt</b>", "Linen Shirt"),
+        ("Salt &amp; Pepper", "Salt & Pepper"),
+        ("<p>Linen Shirt</p>\n<p>Relaxed fit</p>", "Linen Shirt Relaxed fit"),
+        ("Linen<br>Shirt", "Linen Shirt"),
+        ("Linen Shirt<script>alert(1)</script>", "Linen Shirt"),
+        ("  Linen \t Shirt ", "Linen Shirt"),
+        ("&lt;b&gt;bold&lt;/b&gt; claims", "&lt;b>bold&lt;/b> claims"),  # still not a tag
+    ],
+)
+def test_a_name_with_html_becomes_one_line_of_text(name: str, expected: str) -> None:
+    assert html_line(name) == expected
+
+
+@pytest.mark.parametrize("name", ["A < B", "Salt & Pepper", "5<6", "R&D", "Q&A;", "x <3 y"])
+def test_a_name_that_only_mentions_markup_characters_stays_as_written(name: str) -> None:
+    assert html_line(name) == name
 
 
 def test_plain_text_in_an_html_field_keeps_its_line_breaks() -> None:
