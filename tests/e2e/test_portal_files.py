@@ -62,6 +62,10 @@ class Answer:
     headers: dict[str, str]
     content: bytes
 
+    @property
+    def text(self) -> str:
+        return self.content.decode(errors="replace")
+
     def json(self) -> Any:
         return json.loads(self.content)
 
