@@ -42,7 +42,7 @@ INGEST = {
 
 JOB_FIELDS = """
   id entity status door attempts failureReason requestId idempotencyKey
-  counters { received valid quarantined unchanged stale written processed }
+  counters { received valid quarantined unchanged stale written held processed }
   errors(first: 500) { nodes { index externalId code message path } }
 """
 

@@ -12,10 +12,10 @@ created while it was open (quarantined ones count: the source still has them).
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, TypeVarTuple, cast
 
 import orjson
-from sqlalchemy import Table, and_, delete, select, tuple_
+from sqlalchemy import Row, Select, Table, and_, delete, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,6 +35,7 @@ MAX_ARCHIVED_PER_CALL = 1000
 CHUNK = 500
 Key = tuple[str, str]  # (source_platform, external_id)
 FINAL = {status.value for status in FINAL_STATUSES}
+Columns = TypeVarTuple("Columns")
 
 
 @dataclass
@@ -43,7 +44,8 @@ class ArchiveOutcome:
     errors: list[FieldError] = field(default_factory=list)
 
 
-def _identity(table: Any, tenant: Tenant, entity: Entity) -> list[Any]:
+def scoped(table: Any, tenant: Tenant, entity: Entity) -> list[Any]:
+    """WHERE clauses: the tenant's rows (in its mode) of this entity."""
     return [
         table.client_id == tenant.client_id,
         table.livemode == tenant.livemode,
@@ -94,7 +96,7 @@ async def _stored(
         identity = tuple_(CanonicalRecord.source_platform, CanonicalRecord.external_id)
         rows = await session.execute(
             select(CanonicalRecord.source_platform, CanonicalRecord.external_id).where(
-                *_identity(CanonicalRecord, tenant, entity),
+                *scoped(CanonicalRecord, tenant, entity),
                 identity.in_(wanted[start : start + CHUNK]),
             )
         )
@@ -148,9 +150,9 @@ async def archived_keys(
     for start in range(0, len(keys), CHUNK):
         rows = await session.execute(
             select(archived.source_platform, archived.external_id, archived.archived_at)
-            .join(record, _same_record(archived, record))
+            .join(record, same_record(record, archived))
             .where(
-                *_identity(archived, tenant, entity),
+                *scoped(archived, tenant, entity),
                 tuple_(archived.source_platform, archived.external_id).in_(
                     list(keys[start : start + CHUNK])
                 ),
@@ -185,44 +187,46 @@ async def archived_after(
 ) -> list[tuple[Key, datetime]]:
     """The entity's archivals in key order (its primary key's), after `after`."""
     archived = ArchivedRecord
-    query = select(archived.source_platform, archived.external_id, archived.archived_at).where(
-        *_identity(archived, tenant, entity)
-    )
+    query = _archivals(tenant, entity)
     if after is not None:
         query = query.where(tuple_(archived.source_platform, archived.external_id) > after)
     rows = await session.execute(
         query.order_by(archived.source_platform, archived.external_id).limit(size)
     )
-    return [((row[0], row[1]), row[2]) for row in rows]
+    return [((platform, external_id), at) for platform, external_id, at in rows]
 
 
 async def archivals_of(
     session: AsyncSession, tenant: Tenant, entity: Entity, keys: Sequence[Key]
 ) -> dict[Key, datetime]:
     """When these records were archived (those that are)."""
-    found: dict[Key, datetime] = {}
-    archived = ArchivedRecord
-    for keyed in by_key(archived, keys):
-        rows = await session.execute(
-            select(archived.source_platform, archived.external_id, archived.archived_at).where(
-                *_identity(archived, tenant, entity), keyed
-            )
-        )
-        found |= {(row[0], row[1]): row[2] for row in rows}
-    return found
+    rows = await _by_keys(session, _archivals(tenant, entity), ArchivedRecord, keys)
+    return {(platform, external_id): at for platform, external_id, at in rows}
 
 
 async def records_of(
     session: AsyncSession, tenant: Tenant, entity: Entity, keys: Sequence[Key]
 ) -> dict[Key, CanonicalRecord]:
-    found: dict[Key, CanonicalRecord] = {}
-    record = CanonicalRecord
-    for keyed in by_key(record, keys):
-        rows = await session.scalars(
-            select(record).where(*_identity(record, tenant, entity), keyed)
-        )
-        found |= {(row.source_platform, row.external_id): row for row in rows}
-    return found
+    query = select(CanonicalRecord).where(*scoped(CanonicalRecord, tenant, entity))
+    rows = await _by_keys(session, query, CanonicalRecord, keys)
+    return {(record.source_platform, record.external_id): record for (record,) in rows}
+
+
+def _archivals(tenant: Tenant, entity: Entity) -> Select[str, str, datetime]:
+    archived = ArchivedRecord
+    return select(archived.source_platform, archived.external_id, archived.archived_at).where(
+        *scoped(archived, tenant, entity)
+    )
+
+
+async def _by_keys(
+    session: AsyncSession, query: Select[*Columns], table: Any, keys: Sequence[Key]
+) -> list[Row[*Columns]]:
+    """The query's rows of `table` with these keys, read by index (see by_key)."""
+    rows: list[Row[*Columns]] = []
+    for keyed in by_key(table, keys):
+        rows += (await session.execute(query.where(keyed))).all()
+    return rows
 
 
 def archival_shown(record: CanonicalRecord, archived_at: datetime | None) -> datetime | None:
@@ -233,13 +237,14 @@ def archival_shown(record: CanonicalRecord, archived_at: datetime | None) -> dat
     return archived_at
 
 
-def _same_record(archived: Any, record: Any) -> Any:
+def same_record(one: Any, other: Any) -> Any:
+    """Join condition: rows of two tables about the same record (tenant, mode, entity, key)."""
     return and_(
-        record.client_id == archived.client_id,
-        record.livemode == archived.livemode,
-        record.entity == archived.entity,
-        record.source_platform == archived.source_platform,
-        record.external_id == archived.external_id,
+        one.client_id == other.client_id,
+        one.livemode == other.livemode,
+        one.entity == other.entity,
+        one.source_platform == other.source_platform,
+        one.external_id == other.external_id,
     )
 
 
@@ -254,7 +259,7 @@ async def request_full_resync(session: AsyncSession, tenant: Tenant, entity: Ent
     """Open a pass over `entity` (the open one when there is one already)."""
     found = await session.scalar(
         select(FullResync).where(
-            *_identity(FullResync, tenant, entity), FullResync.status == ResyncStatus.OPEN.value
+            *scoped(FullResync, tenant, entity), FullResync.status == ResyncStatus.OPEN.value
         )
     )
     if found is not None:
@@ -277,7 +282,7 @@ async def request_full_resync(session: AsyncSession, tenant: Tenant, entity: Ent
 async def open_full_resync(session: AsyncSession, tenant: Tenant, entity: Entity) -> FullResync:
     found = await session.scalar(
         select(FullResync)
-        .where(*_identity(FullResync, tenant, entity), FullResync.status == ResyncStatus.OPEN.value)
+        .where(*scoped(FullResync, tenant, entity), FullResync.status == ResyncStatus.OPEN.value)
         .with_for_update()
     )
     if found is None:
@@ -316,7 +321,7 @@ async def complete_full_resync(session: AsyncSession, tenant: Tenant, entity: En
     await _revive(session, tenant, entity, seen)
     stored = await session.execute(
         select(CanonicalRecord.source_platform, CanonicalRecord.external_id).where(
-            *_identity(CanonicalRecord, tenant, entity)
+            *scoped(CanonicalRecord, tenant, entity)
         )
     )
     missing = [(row[0], row[1]) for row in stored if (row[0], row[1]) not in seen]
@@ -381,7 +386,7 @@ async def _revive(session: AsyncSession, tenant: Tenant, entity: Entity, seen: s
     for start in range(0, len(keys), CHUNK):
         done = await session.execute(
             delete(ArchivedRecord).where(
-                *_identity(ArchivedRecord, tenant, entity),
+                *scoped(ArchivedRecord, tenant, entity),
                 tuple_(ArchivedRecord.source_platform, ArchivedRecord.external_id).in_(
                     keys[start : start + CHUNK]
                 ),

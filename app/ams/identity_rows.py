@@ -64,7 +64,6 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
-    and_,
     func,
     or_,
     select,
@@ -74,7 +73,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.ams.archival import archival_shown, archivals_of, records_of
+from app.ams.archival import archival_shown, archivals_of, records_of, same_record, scoped
 from app.ams.due import mark_pending, mark_sync_due
 from app.ams.fieldmap import TableMap
 from app.ams.models import AmsSyncRecord, AmsSyncState, RecordSyncStatus
@@ -175,25 +174,6 @@ def _value(policy: Policy, record: CanonicalRecord) -> str | None:
     return identity_of(record.data, policy.identity) if policy.identity else None
 
 
-def _scope(table: Any, tenant: Tenant, entity: Entity) -> list[Any]:
-    return [
-        table.client_id == tenant.client_id,
-        table.livemode == tenant.livemode,
-        table.entity == entity.value,
-    ]
-
-
-def _joined() -> Any:
-    record, synced = CanonicalRecord, AmsSyncRecord
-    return and_(
-        synced.client_id == record.client_id,
-        synced.livemode == record.livemode,
-        synced.entity == record.entity,
-        synced.source_platform == record.source_platform,
-        synced.external_id == record.external_id,
-    )
-
-
 def _chunks(values: Iterable[str]) -> list[list[str]]:
     ordered = sorted(values)
     return [ordered[start : start + IN_CHUNK] for start in range(0, len(ordered), IN_CHUNK)]
@@ -211,8 +191,8 @@ async def _sharing(
         rows = await session.execute(
             select(CanonicalRecord, AmsSyncRecord)
             .join(identity, identity.record_id == CanonicalRecord.id)
-            .outerjoin(AmsSyncRecord, _joined())
-            .where(*_scope(identity, tenant, entity), identity.key == key)
+            .outerjoin(AmsSyncRecord, same_record(AmsSyncRecord, CanonicalRecord))
+            .where(*scoped(identity, tenant, entity), identity.key == key)
             .where(identity.value.in_(chunk))
         )
         found += [(row[0], row[1]) for row in rows]
@@ -235,7 +215,7 @@ async def _linked_values(
     query = (
         select(identity.value)
         .join(CanonicalRecord, CanonicalRecord.id == identity.record_id)
-        .where(*_scope(identity, tenant, entity), identity.key == key)
+        .where(*scoped(identity, tenant, entity), identity.key == key)
         .group_by(identity.value)
         .having(platforms > 1)
     )
@@ -255,8 +235,8 @@ async def _merged_with(
     for chunk in _chunks(holders):
         rows = await session.execute(
             select(CanonicalRecord, AmsSyncRecord)
-            .join(AmsSyncRecord, _joined())
-            .where(*_scope(AmsSyncRecord, tenant, entity), AmsSyncRecord.merged_into.in_(chunk))
+            .join(AmsSyncRecord, same_record(AmsSyncRecord, CanonicalRecord))
+            .where(*scoped(AmsSyncRecord, tenant, entity), AmsSyncRecord.merged_into.in_(chunk))
         )
         found += [(row[0], row[1]) for row in rows]
     return found
@@ -396,7 +376,7 @@ def _own_again(table_map: TableMap, record: CanonicalRecord, synced: AmsSyncReco
 async def policy_changed(session: AsyncSession, tenant: Tenant, entity: Entity) -> None:
     """A new conflict policy version was stored (in this transaction): when the entity was
     synced to the AMS before, its next sync is due, to place the merged rows again."""
-    state = select(AmsSyncState.entity).where(*_scope(AmsSyncState, tenant, entity))
+    state = select(AmsSyncState.entity).where(*scoped(AmsSyncState, tenant, entity))
     synced = await session.scalar(state)
     if synced is not None:
         await mark_sync_due(session, tenant, entity)
@@ -407,7 +387,7 @@ async def policy_applied(
 ) -> bool:
     """Whether the entity's rows were placed with this policy version."""
     found = await session.scalar(
-        select(AmsIdentityPolicy.policy_version).where(*_scope(AmsIdentityPolicy, tenant, entity))
+        select(AmsIdentityPolicy.policy_version).where(*scoped(AmsIdentityPolicy, tenant, entity))
     )
     return found == policy.version
 
@@ -421,8 +401,8 @@ async def regroup_candidates(
     found = {key_of(record): (record, synced) for record, synced in shared}
     merged = await session.execute(
         select(CanonicalRecord, AmsSyncRecord)
-        .join(AmsSyncRecord, _joined())
-        .where(*_scope(AmsSyncRecord, tenant, entity), AmsSyncRecord.merged_into.is_not(None))
+        .join(AmsSyncRecord, same_record(AmsSyncRecord, CanonicalRecord))
+        .where(*scoped(AmsSyncRecord, tenant, entity), AmsSyncRecord.merged_into.is_not(None))
     )
     for record, synced in merged:
         found.setdefault(key_of(record), (record, synced))
@@ -470,7 +450,7 @@ async def merged_archivals(
     for chunk in _chunks(holder_ids):
         rows = await session.scalars(
             select(AmsSyncRecord).where(
-                *_scope(AmsSyncRecord, tenant, entity), AmsSyncRecord.merged_into.in_(chunk)
+                *scoped(AmsSyncRecord, tenant, entity), AmsSyncRecord.merged_into.in_(chunk)
             )
         )
         for synced in rows:
@@ -607,8 +587,8 @@ async def merged_expectations(
     for chunk in _chunks(holder_ids):
         rows = await session.execute(
             select(CanonicalRecord, AmsSyncRecord)
-            .join(AmsSyncRecord, _joined())
-            .where(*_scope(AmsSyncRecord, tenant, table_map.entity))
+            .join(AmsSyncRecord, same_record(AmsSyncRecord, CanonicalRecord))
+            .where(*scoped(AmsSyncRecord, tenant, table_map.entity))
             .where(AmsSyncRecord.merged_into.in_(chunk))
         )
         for record, synced in rows:

@@ -18,10 +18,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ams import retries
+from app.ams.archival import by_key
 from app.ams.due import mark_pending, mark_sync_due
 from app.ams.fieldmap import TableMap
 from app.ams.models import AmsSyncRecord
@@ -86,8 +87,9 @@ def _errors(table_map: TableMap, refusal: Refusal) -> list[dict[str, Any]]:
     ]
 
 
-def _held_entries(tenant: Tenant, entity: Entity, keys: Sequence[Key]) -> Any:
-    """The record's entry waiting for a person: OPEN (refused) or EXHAUSTED."""
+def _held_entries(tenant: Tenant, entity: Entity, keyed: Any) -> Any:
+    """The record's entry waiting for a person: OPEN (refused) or EXHAUSTED. `keyed`: a clause
+    of `by_key` (one statement whatever the number of records; see app.ams.retries)."""
     table = QuarantinedRecord
     return and_(
         table.client_id == tenant.client_id,
@@ -95,7 +97,7 @@ def _held_entries(tenant: Tenant, entity: Entity, keys: Sequence[Key]) -> Any:
         table.entity == entity.value,
         table.stage == QuarantineStage.AMS.value,
         table.status.in_(HELD),
-        or_(*(and_(table.source_platform == p, table.external_id == e) for p, e in keys)),
+        keyed,
     )
 
 
@@ -127,10 +129,12 @@ async def _hold(
     entity = table_map.entity
     keys = [(r.record.source_platform, r.record.external_id) for r in refusals]
     await retries.forget(session, tenant, entity.value, keys)
-    found = await session.scalars(
-        select(QuarantinedRecord).where(_held_entries(tenant, entity, keys))
-    )
-    held = {(entry.source_platform, entry.external_id): entry for entry in found}
+    entries: list[QuarantinedRecord] = []
+    for keyed in by_key(QuarantinedRecord, keys):
+        entries += await session.scalars(
+            select(QuarantinedRecord).where(_held_entries(tenant, entity, keyed))
+        )
+    held = {(entry.source_platform, entry.external_id): entry for entry in entries}
     wanted_jobs = {refusal.record.last_job_id for refusal in refusals}
     jobs = set(await session.scalars(select(IngestJob.id).where(IngestJob.id.in_(wanted_jobs))))
     now = datetime.now(UTC)
@@ -190,11 +194,10 @@ async def resolve(
         return
     await retries.forget(session, tenant, entity.value, keys)
     now = datetime.now(UTC)
-    for start in range(0, len(keys), 500):
-        chosen = keys[start : start + 500]
+    for keyed in by_key(QuarantinedRecord, keys):
         await session.execute(
             update(QuarantinedRecord)
-            .where(_held_entries(tenant, entity, chosen))
+            .where(_held_entries(tenant, entity, keyed))
             .values(
                 status=QuarantineStatus.RESOLVED.value,
                 resolved_at=now,
@@ -214,20 +217,14 @@ async def send_again(
     for entity in sorted({entity for entity, _, _ in records}):
         keys = [(p, e) for kind, p, e in records if kind == entity]
         await retries.forget(session, tenant, entity, keys)
-        for start in range(0, len(keys), 500):
-            chosen = keys[start : start + 500]
+        for keyed in by_key(table, keys):
             await session.execute(
                 update(table)
                 .where(
                     table.client_id == tenant.client_id,
                     table.livemode == tenant.livemode,
                     table.entity == entity,
-                    or_(
-                        *(
-                            and_(table.source_platform == p, table.external_id == e)
-                            for p, e in chosen
-                        )
-                    ),
+                    keyed,
                 )
                 .values(content_hash="")  # differs from every canonical hash: sent again
                 .execution_options(synchronize_session=False)

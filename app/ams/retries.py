@@ -30,13 +30,13 @@ from sqlalchemy import (
     Text,
     and_,
     delete,
-    or_,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.ams.archival import by_key
 from app.assets.errors import AssetError
 from app.db.models import Base, CanonicalRecord, UtcDateTime
 from app.integrations.circuit import CircuitOpen, is_transient
@@ -103,13 +103,16 @@ def asset_failure(error: AssetError) -> Failure:
     return Failure(error.code, "The asset's file could not be fetched on every try.")
 
 
-def _of(tenant: Tenant, entity: str, keys: Sequence[Key]) -> Any:
+def _of(tenant: Tenant, entity: str, keyed: Any) -> Any:
+    """`keyed`: a clause of `by_key`. Syncs look up pages and batches of every size, and each
+    distinct statement stays in the engine's cache for good: an OR per record made one compiled
+    statement per count of records, each as large as its records (~1 MB at 100)."""
     table = AmsRecordRetry
     return and_(
         table.client_id == tenant.client_id,
         table.livemode == tenant.livemode,
         table.entity == entity,
-        or_(*(and_(table.source_platform == p, table.external_id == e) for p, e in keys)),
+        keyed,
     )
 
 
@@ -118,9 +121,8 @@ async def pending(
 ) -> dict[Key, AmsRecordRetry]:
     """The retry state of these records (only those that failed lately have one)."""
     found: dict[Key, AmsRecordRetry] = {}
-    for start in range(0, len(keys), 500):
-        chosen = keys[start : start + 500]
-        rows = await session.scalars(select(AmsRecordRetry).where(_of(tenant, entity, chosen)))
+    for keyed in by_key(AmsRecordRetry, keys):
+        rows = await session.scalars(select(AmsRecordRetry).where(_of(tenant, entity, keyed)))
         found |= {(row.source_platform, row.external_id): row for row in rows}
     return found
 
@@ -187,9 +189,9 @@ async def _save(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
 
 async def forget(session: AsyncSession, tenant: Tenant, entity: str, keys: Sequence[Key]) -> None:
     """The records were written, refused for good, replayed or exhausted: no attempts left."""
-    for start in range(0, len(keys), 500):
+    for keyed in by_key(AmsRecordRetry, keys):
         await session.execute(
             delete(AmsRecordRetry)
-            .where(_of(tenant, entity, keys[start : start + 500]))
+            .where(_of(tenant, entity, keyed))
             .execution_options(synchronize_session=False)
         )

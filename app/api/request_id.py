@@ -44,25 +44,28 @@ class RequestIdMiddleware:
         state = cast(dict[str, Any], scope).setdefault("state", {})
         state["request_id"], state["trace_id"] = request_id, trace_id
         started = time.perf_counter()
-        status: dict[str, int] = {}
+        id_header = (HEADER, request_id.encode())
+        status: int | None = None
 
         async def send_with_id(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-                headers = [*message.get("headers", []), (HEADER, request_id.encode())]
-                message["headers"] = headers
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), id_header]
             await send(message)
 
-        with structlog.contextvars.bound_contextvars(request_id=request_id, trace_id=trace_id):
-            try:
-                await self.app(scope, receive, send_with_id)
-            finally:
-                duration = time.perf_counter() - started
-                observe_request(scope, status.get("code"), duration)
-                log.info(
-                    "http.request",
-                    method=method,
-                    path=scope["path"],
-                    status=status.get("code"),
-                    duration_ms=round(duration * 1000, 2),
-                )
+        # bind/reset rather than bound_contextvars(): the context manager is measurable per call.
+        bound = structlog.contextvars.bind_contextvars(request_id=request_id, trace_id=trace_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            duration = time.perf_counter() - started
+            observe_request(scope, status, duration)
+            log.info(
+                "http.request",
+                method=method,
+                path=scope["path"],
+                status=status,
+                duration_ms=round(duration * 1000, 2),
+            )
+            structlog.contextvars.reset_contextvars(**bound)

@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -53,9 +54,18 @@ def create_engine(url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
-    return create_async_engine(
-        url, pool_size=10, max_overflow=10, pool_pre_ping=True, **json_options
-    )
+    engine = create_async_engine(url, pool_size=10, max_overflow=10, **json_options)
+    event.listen(engine.sync_engine, "checkout", _replace_if_closed)
+    return engine
+
+
+def _replace_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """At checkout, a connection the server has closed (restart, terminated backend) is replaced:
+    asyncpg knows it without a round trip, where pool_pre_ping took three per checkout (BEGIN,
+    ping, ROLLBACK). One closed while in use fails its statement, and SQLAlchemy's disconnect
+    handling then replaces every connection older than it."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("the database server closed this connection")
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -121,6 +121,9 @@ class IngestJob(Base):
     unchanged: Mapped[int] = mapped_column(Integer, default=0)
     stale: Mapped[int] = mapped_column(Integer, default=0)
     written: Mapped[int] = mapped_column(Integer, default=0)
+    held: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0", doc="WooCommerce variations waiting for a parent"
+    )
     processed: Mapped[int] = mapped_column(Integer, default=0, doc="Resume cursor: positions done")
 
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -33,6 +33,7 @@ from app.ingest.service import (
     IngestAccepted,
     IngestRequest,
     StagedRow,
+    canonical_form,
     check_envelope,
     check_mapping,
     find_by_idempotency_key,
@@ -44,6 +45,7 @@ from app.ingest.service import (
 )
 from app.ingest.streams import UploadInterrupted
 from app.jobs.models import JobStatus
+from app.privacy.staged_subjects import Subject
 from app.services import Services
 from app.settings import Settings
 from app.tenancy.models import Principal
@@ -115,9 +117,11 @@ class LineSplitter:
         self._partial += tail
 
 
-def parse_line(number: int, line: bytes | None, limits: BulkLimits) -> bytes | LineError | None:
-    """A line as the canonical JSON the job stages (sorted keys, as every door stages records),
-    a LineError, or None for a blank line."""
+def parse_line(
+    number: int, line: bytes | None, limits: BulkLimits, audience: bool
+) -> tuple[bytes, Subject] | LineError | None:
+    """A line as the canonical JSON the job stages (sorted keys, as every door stages records)
+    and whom it names (see canonical_form), a LineError, or None for a blank line."""
     if line is None:
         return LineError(
             number,
@@ -132,7 +136,7 @@ def parse_line(number: int, line: bytes | None, limits: BulkLimits) -> bytes | L
         value = orjson.loads(text)
     except orjson.JSONDecodeError as error:
         return LineError(number, "malformed_json", f"Line {number} is not valid JSON: {error}.")
-    canonical = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    canonical, subject = canonical_form(value, audience)
     # A repeated key makes the canonical form shorter than the line; so does whitespace, so only
     # then is the line parsed again, slowly, to find the key.
     if len(canonical) < len(text) and (key := repeated_key(text)) is not None:
@@ -141,7 +145,7 @@ def parse_line(number: int, line: bytes | None, limits: BulkLimits) -> bytes | L
             "duplicate_key",
             f"Line {number} repeats the key {key!r} in one object; each key may appear once.",
         )
-    return canonical
+    return canonical, subject
 
 
 class _RepeatedKey(Exception):
@@ -192,7 +196,13 @@ class _Reading:
     digest: Any = field(default_factory=hashlib.sha256)
     batch: _Batch = field(default_factory=_Batch)
 
-    def take(self, number: int, parsed: bytes | LineError | None, job_id: str, client: str) -> None:
+    def take(
+        self,
+        number: int,
+        parsed: tuple[bytes, Subject] | LineError | None,
+        job_id: str,
+        client: str,
+    ) -> None:
         self.last_line = number
         if parsed is None:
             return
@@ -202,8 +212,9 @@ class _Reading:
             self.digest.update(f"line {number} {parsed.code}".encode())
             self.batch.errors.append(parsed)
         else:
-            self.digest.update(parsed)
-            self.batch.staged.append(staged_row(job_id, number - 1, client, parsed, self.audience))
+            canonical, subject = parsed
+            self.digest.update(canonical)
+            self.batch.staged.append(staged_row(job_id, number - 1, client, canonical, subject))
         self.digest.update(b"\n")
 
 
@@ -292,7 +303,8 @@ async def _read(
     splitter = LineSplitter(limits.max_record_bytes)
     async for chunk in chunks:
         for number, line in splitter.feed(chunk):
-            reading.take(number, parse_line(number, line, limits), job_id, client_id)
+            parsed = parse_line(number, line, limits, reading.audience)
+            reading.take(number, parsed, job_id, client_id)
             if reading.records > limits.max_records:
                 raise _too_many_records(limits.max_records)
             if len(reading.batch) >= limits.batch_records:
@@ -300,7 +312,7 @@ async def _read(
     last = splitter.finish()
     if last is not None:
         number, line = last
-        parsed = parse_line(number, line, limits)
+        parsed = parse_line(number, line, limits, reading.audience)
         if isinstance(parsed, LineError) and parsed.code == "malformed_json":
             parsed = LineError(
                 number,

@@ -3,7 +3,7 @@ written in one transaction. Per-record validation happens in the worker, so one 
 costs the partner the good ones."""
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -20,7 +20,7 @@ from app.db.models import IngestJob, StagedRecord
 from app.errors import FieldError, GatewayError
 from app.ids import new_id
 from app.jobs.models import Door, JobStatus
-from app.privacy.staged_subjects import staged_subject
+from app.privacy.staged_subjects import NO_SUBJECT, Subject, staged_subject, subject_in
 from app.services import Services
 from app.tenancy.models import Principal
 from app.transform.loader import mappings
@@ -35,18 +35,29 @@ STAGED_COLUMNS = (
     "subject_external_id",
 )
 StagedRow = tuple[str, int, str, str, str | None, str | None]  # in STAGED_COLUMNS order
+REPLAYED_COLUMNS = (  # the table's order
+    "job_id",
+    "position",
+    "client_id",
+    "payload",
+    "quarantine_id",
+    "subject_email",
+    "subject_external_id",
+)
+ReplayedRow = tuple[str, int, str, str, str, str | None, str | None]  # in REPLAYED_COLUMNS order
 log = structlog.get_logger("gateway.ingest")
-_stage_statements: dict[tuple[str, str], str] = {}
+_stage_statements: dict[tuple[str, str, tuple[str, ...]], str] = {}
 
 
 @dataclass(frozen=True)
 class IngestRequest:
     entity: Entity
-    records: list[Any]  # JSON values, or already canonical JSON text (see canonical_record)
+    records: list[Any]  # JSON values, or already canonical JSON text (see canonical_records)
     idempotency_key: str | None
     door: Door
     request_id: str | None = None
     source_platform: SourcePlatform | None = None  # records in this platform's native shape
+    subjects: list[Subject] | None = None  # whom each names, if read with it (canonical_records)
 
 
 @dataclass(frozen=True)
@@ -115,11 +126,27 @@ def fingerprint(request: IngestRequest, records_digest: str) -> str:
     return hashlib.sha256(f"{kind}:{records_digest}".encode()).hexdigest()
 
 
-def canonical_record(text: bytes | memoryview) -> orjson.Fragment:
-    """One record's JSON text in its canonical form, to pass among `IngestRequest.records`
-    (serialise_records keeps a Fragment as it is). Parsing a batch one record at a time, each
-    record freed as soon as it is serialised, costs half of parsing it whole."""
-    return orjson.Fragment(orjson.dumps(orjson.loads(text), option=orjson.OPT_SORT_KEYS))
+def canonical_records(
+    texts: Iterable[bytes | memoryview], entity: Entity
+) -> tuple[list[orjson.Fragment], list[Subject]]:
+    """Each record's JSON text in its canonical form, to pass as `IngestRequest.records`
+    (serialise_records keeps a Fragment as it is), and the email and id each audience record
+    names, read from the same parse (`IngestRequest.subjects`). Parsing a batch one record at a
+    time, each record freed as soon as it is serialised, costs half of parsing it whole."""
+    audience = entity is Entity.AUDIENCE
+    records, subjects = [], []
+    for text in texts:
+        canonical, subject = canonical_form(orjson.loads(text), audience)
+        records.append(orjson.Fragment(canonical))
+        subjects.append(subject)
+    return records, subjects
+
+
+def canonical_form(value: Any, audience: bool) -> tuple[bytes, Subject]:
+    """A parsed record's canonical JSON (sorted keys) and, for an audience record, whom it names
+    (app.privacy.staged_subjects): read here, from the one parse, not again from the payload."""
+    subject = subject_in(value) if audience else NO_SUBJECT
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS), subject
 
 
 def serialise_records(records: list[Any]) -> tuple[list[bytes], str]:
@@ -133,40 +160,73 @@ def serialise_records(records: list[Any]) -> tuple[list[bytes], str]:
 
 
 def staged_rows(
-    job_id: str, client_id: str, first_position: int, payloads: list[bytes], entity: str
+    job_id: str,
+    client_id: str,
+    first_position: int,
+    payloads: list[bytes],
+    entity: str,
+    subjects: Sequence[Subject] | None = None,
 ) -> list[StagedRow]:
-    audience = entity == Entity.AUDIENCE.value
+    """The payloads' staged rows; an audience record's with the email and id it names, for
+    erasure (app.privacy.staged_subjects): those given, else read from the payloads."""
+    if subjects is None:
+        audience = entity == Entity.AUDIENCE.value
+        subjects = (
+            [staged_subject(p) for p in payloads] if audience else [NO_SUBJECT] * len(payloads)
+        )
     return [
-        staged_row(job_id, position, client_id, payload, audience)
-        for position, payload in enumerate(payloads, first_position)
+        staged_row(job_id, position, client_id, payload, subject)
+        for position, (payload, subject) in enumerate(
+            zip(payloads, subjects, strict=True), first_position
+        )
     ]
 
 
 def staged_row(
-    job_id: str, position: int, client_id: str, payload: bytes, audience: bool
+    job_id: str, position: int, client_id: str, payload: bytes, subject: Subject
 ) -> StagedRow:
-    """One staged record; an audience record with the email and id it names, for erasure."""
-    email, external_id = staged_subject(payload) if audience else (None, None)
+    email, external_id = subject
     return (job_id, position, client_id, payload.decode(), email, external_id)
+
+
+def replayed_row(row: StagedRow, quarantine_id: str) -> ReplayedRow:
+    """A staged row that re-runs a quarantined record."""
+    job_id, position, client_id, payload, email, external_id = row
+    return (job_id, position, client_id, payload, quarantine_id, email, external_id)
 
 
 async def stage_records(session: AsyncSession, rows: Sequence[StagedRow]) -> None:
     """One executemany of plain tuples on the session's connection: building SQLAlchemy's bound
     parameters costs as much as SQLite's own insert at a thousand rows a call."""
+    await _stage(session, rows, STAGED_COLUMNS)
+
+
+async def stage_replays(session: AsyncSession, rows: Sequence[ReplayedRow]) -> None:
+    await _stage(session, rows, REPLAYED_COLUMNS)
+
+
+async def _stage(
+    session: AsyncSession,
+    rows: Sequence[StagedRow] | Sequence[ReplayedRow],
+    columns: tuple[str, ...],
+) -> None:
     connection = await session.connection()
-    await connection.exec_driver_sql(_stage_statement(connection.dialect), rows)
+    await connection.exec_driver_sql(_stage_statement(connection.dialect, columns), rows)
 
 
-def _stage_statement(dialect: Dialect) -> str:
+def _stage_statement(dialect: Dialect, columns: tuple[str, ...]) -> str:
     """The staged-row INSERT in the dialect's own (positional: qmark for SQLite, $n for asyncpg)
     parameter style, compiled once per dialect."""
-    key = (dialect.name, dialect.driver)
+    key = (dialect.name, dialect.driver, columns)
     if key not in _stage_statements:
         compiled = insert(cast(Table, StagedRecord.__table__)).compile(
-            dialect=dialect, column_keys=list(STAGED_COLUMNS)
+            dialect=dialect, column_keys=list(columns)
         )
-        if not dialect.positional or tuple(compiled.positiontup or ()) != STAGED_COLUMNS:
-            raise RuntimeError(f"staged rows need a positional driver, not {dialect.driver}")
+        if not dialect.positional or tuple(compiled.positiontup or ()) != columns:
+            raise RuntimeError(
+                f"staged rows need a positional driver, not {dialect.driver}, and their columns "
+                "in the table's order"
+            )
         _stage_statements[key] = str(compiled)
     return _stage_statements[key]
 
@@ -184,7 +244,7 @@ async def accept_ingest(
         if earlier is not None:
             return replay(earlier, request_hash)
     job = new_job(principal, request, request_hash, received=len(payloads))
-    rows = staged_rows(job.id, job.client_id, 0, payloads, job.entity)
+    rows = staged_rows(job.id, job.client_id, 0, payloads, job.entity, request.subjects)
     if request.idempotency_key is None:
         await _persist(session, job, rows)
         return IngestAccepted(job=job, replayed=False)

@@ -172,6 +172,8 @@ class ValidatedChunk:
     newest: dict[RecordKey, ValidRecord] = field(default_factory=dict)
     quarantine: QuarantineBatch = field(default_factory=QuarantineBatch)
     superseded: list[Superseded] = field(default_factory=list)  # in-batch duplicates dropped
+    # Where each kept record came from: the store may still refuse one (app.records.variations).
+    origins: dict[RecordKey, tuple[StagedRow, str | bytes]] = field(default_factory=dict)
 
 
 def standard_payload(lease: Lease, payload: str) -> tuple[str | bytes, list[FieldError]]:
@@ -215,11 +217,13 @@ def validate_chunk(
         key = (result.source_platform, result.external_id)
         kept = chunk.newest.get(key)
         if kept is None:
-            chunk.newest[key] = result
+            chunk.newest[key], chunk.origins[key] = result, (row, payload)
             continue
         newer_wins = result.source_updated_at >= kept.source_updated_at
         winner, loser = (result, kept) if newer_wins else (kept, result)
         chunk.newest[key] = winner
+        if newer_wins:
+            chunk.origins[key] = (row, payload)
         same = loser.content_hash == winner.content_hash
         chunk.counts[Outcome.UNCHANGED.value if same else Outcome.STALE.value] += 1
         if not same:
@@ -307,10 +311,26 @@ async def store_chunk(
         session, lease.tenant, lease.entity, lease.job_id, chunk.newest, chunk.superseded
     )
     chunk.counts.update(outcome.value for outcome in stored.outcomes.values())
+    _quarantine_refused(lease, chunk, stored.refused)
     if chunk.errors:
         await session.execute(insert(RecordError), chunk.errors)
     await chunk.quarantine.store(session, lease.tenant, lease.job_id)
     await _advance(session, lease, next_position, chunk.counts, settings)
+
+
+def _quarantine_refused(
+    lease: Lease, chunk: ValidatedChunk, refused: dict[RecordKey, list[FieldError]]
+) -> None:
+    """Valid records the store refused (a variation one too many for its parent) are
+    quarantined like the invalid ones: counted there, not as valid, and not released."""
+    for key, errors in refused.items():
+        row, payload = chunk.origins[key]
+        chunk.counts["valid"] -= 1
+        chunk.counts["quarantined"] += 1
+        chunk.errors.extend(_error_rows(lease, row.position, payload, errors))
+        if row.quarantine_id is not None:
+            chunk.quarantine.released.remove(row.quarantine_id)
+        _hold(lease, chunk, row, payload, errors)
 
 
 async def _store(
@@ -342,6 +362,7 @@ async def _advance(
             unchanged=job.unchanged + counts["unchanged"],
             stale=job.stale + counts["stale"],
             written=job.written + counts["written"],
+            held=job.held + counts["held"],
             lease_expires_at=_now() + timedelta(seconds=settings.job_lease_seconds),
         )
     )

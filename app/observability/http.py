@@ -8,9 +8,11 @@ execution (unparsable, invalid, refused before) is `invalid`.
 """
 
 from collections.abc import Iterator
+from functools import cache
 from typing import Any
 
 from litestar.types import Scope
+from prometheus_client import Counter, Histogram
 from strawberry.extensions import SchemaExtension
 
 from app.observability.metrics import GRAPHQL_ERRORS, REQUEST_SECONDS, REQUESTS
@@ -41,8 +43,16 @@ def observe_request(scope: Scope, status: int | None, seconds: float) -> None:
         operation = str(scope.get("state", {}).get(OPERATION_KEY, INVALID))
     else:
         operation = f"{scope.get('method', 'GET')} {template}"
-    REQUESTS.labels(door, operation, str(status or 500)).inc()
-    REQUEST_SECONDS.labels(door, operation).observe(seconds)
+    count, duration = _series(door, operation, status or 500)
+    count.inc()
+    duration.observe(seconds)
+
+
+@cache
+def _series(door: str, operation: str, status: int) -> tuple[Counter, Histogram]:
+    """The request's two labelled series, looked up once per label set: `.labels()` on every
+    request is measurable, and the label sets are bounded (doors, operations, status codes)."""
+    return REQUESTS.labels(door, operation, str(status)), REQUEST_SECONDS.labels(door, operation)
 
 
 def operation_label(document: DocumentNode | None, operation_name: str | None) -> str:

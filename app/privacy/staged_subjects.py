@@ -16,6 +16,8 @@ import orjson
 EMAIL_PATHS = (("email",), ("properties", "email"), ("Email",), ("billing", "email"))
 ID_KEYS = ("external_id", "id", "Id")
 MAX_SUBJECT = 512
+Subject = tuple[str | None, str | None]  # (email, external id)
+NO_SUBJECT: Subject = (None, None)
 
 
 def email_in(payload: dict[str, Any]) -> str | None:
@@ -36,14 +38,19 @@ def id_in(payload: dict[str, Any]) -> str | None:
     return None
 
 
-def staged_subject(payload: bytes | str) -> tuple[str | None, str | None]:
+def staged_subject(payload: bytes | str) -> Subject:
     """(email, external id) of one staged audience payload, as stored in its row."""
     try:
         value = orjson.loads(payload)
     except orjson.JSONDecodeError:
-        return None, None
+        return NO_SUBJECT
+    return subject_in(value)
+
+
+def subject_in(value: Any) -> Subject:
+    """(email, external id) of one audience record already parsed, as stored in its row."""
     if not isinstance(value, dict):
-        return None, None
+        return NO_SUBJECT
     return _kept(email_in(value)), _kept(id_in(value))
 
 

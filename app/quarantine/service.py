@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Select, insert, select, update
+from sqlalchemy import ColumnElement, Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ams import rejections
@@ -25,11 +25,10 @@ from app.contracts.entities import Entity
 from app.contracts.fields import SourcePlatform
 from app.db.models import CanonicalRecord, IngestJob, StagedRecord
 from app.errors import FieldError, GatewayError, NotFoundError
-from app.ingest.service import IngestRequest, new_job
+from app.ingest.service import IngestRequest, new_job, replayed_row, stage_replays, staged_rows
 from app.jobs.models import Door
 from app.pagination import Page, check_page_size, decode_cursor, encode_cursor
 from app.privacy.masking import shown_input, shown_standard
-from app.privacy.staged_subjects import staged_subject
 from app.privacy.suppression import held_back
 from app.quarantine.holding import REPLAYABLE, error_entries, rule_ids_of
 from app.quarantine.models import QuarantinedRecord, QuarantineStage, QuarantineStatus
@@ -184,6 +183,9 @@ async def _store(
     key = (record.source_platform, record.external_id)
     policy = await current_policy(session, tenant, entity)
     stored = await store_records(session, tenant, entity, entry.job_id, {key: record}, (), policy)
+    if key in stored.refused:  # a variation one too many for its parent (app.records.variations)
+        [error] = stored.refused[key]
+        raise GatewayError(error.code, error.message, errors=[error])
     if stored.written:
         await mark_sync_due(session, tenant, entity)  # the AMS takes it like an ingested one
     variation = variation_of(record)  # stored as one of its parent's variants
@@ -389,19 +391,11 @@ async def replay(
         job = _replay_job(principal, entity, platform, [entry.id for entry in members])
         session.add(job)
         await session.flush()
-        audience = entity == Entity.AUDIENCE.value
-        staged = [
-            {
-                "job_id": job.id,
-                "position": position,
-                "client_id": tenant.client_id,
-                "payload": payloads[entry.id],
-                "quarantine_id": entry.id,
-                **_subject_columns(payloads[entry.id], audience),
-            }
-            for position, entry in enumerate(members)
-        ]
-        await session.execute(insert(StagedRecord), staged)
+        raw = [payloads[entry.id].encode() for entry in members]
+        rows = staged_rows(job.id, tenant.client_id, 0, raw, entity)
+        await stage_replays(
+            session, [replayed_row(row, entry.id) for row, entry in zip(rows, members, strict=True)]
+        )
         jobs.append(job)
     return Replay(jobs, len(in_ams))
 
@@ -429,9 +423,3 @@ async def discard_quarantined(
             .execution_options(synchronize_session=False)
         )
     return len(entries)
-
-
-def _subject_columns(payload: str, audience: bool) -> dict[str, str | None]:
-    """What erasure finds a replayed audience payload by (app.privacy.staged_subjects)."""
-    email, external_id = staged_subject(payload) if audience else (None, None)
-    return {"subject_email": email, "subject_external_id": external_id}

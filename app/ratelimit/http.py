@@ -70,13 +70,17 @@ class RateLimitHeadersMiddleware:
             return
 
         async def send_with_limits(message: Message) -> None:
-            decision = scope.get("state", {}).get(STATE_KEY)
-            if message["type"] == "http.response.start" and decision is not None:
-                extra = [
-                    (name.lower().encode(), value.encode())
-                    for name, value in rate_limit_headers(decision).items()
-                ]
-                message["headers"] = [*message.get("headers", []), *extra]
+            if message["type"] == "http.response.start":
+                decision = scope.get("state", {}).get(STATE_KEY)
+                if decision is not None:
+                    message["headers"] = [*message.get("headers", []), *_encoded(decision)]
             await send(message)
 
         await self.app(scope, receive, send_with_limits)
+
+
+def _encoded(decision: Decision) -> list[tuple[bytes, bytes]]:
+    return [
+        (name.lower().encode(), value.encode())
+        for name, value in rate_limit_headers(decision).items()
+    ]

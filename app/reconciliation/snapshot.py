@@ -14,6 +14,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ams import identity_rows
+from app.ams.archival import same_record, scoped
 from app.ams.fieldmap import TableMap
 from app.ams.models import AmsSyncRecord, RecordSyncStatus
 from app.contracts.entities import Entity
@@ -32,17 +33,6 @@ class Snapshot:
     unjudged: dict[Key, str | None] = field(default_factory=dict)  # full runs only
 
 
-def _joined() -> Any:
-    record, synced = CanonicalRecord, AmsSyncRecord
-    return and_(
-        synced.client_id == record.client_id,
-        synced.livemode == record.livemode,
-        synced.entity == record.entity,
-        synced.source_platform == record.source_platform,
-        synced.external_id == record.external_id,
-    )
-
-
 def _settled(map_version: int) -> Any:
     record, synced = CanonicalRecord, AmsSyncRecord
     return and_(
@@ -54,23 +44,14 @@ def _settled(map_version: int) -> Any:
     )
 
 
-def _of(tenant: Tenant, entity: Entity) -> Any:
-    record = CanonicalRecord
-    return and_(
-        record.client_id == tenant.client_id,
-        record.livemode == tenant.livemode,
-        record.entity == entity.value,
-    )
-
-
 async def settled_count(
     session: AsyncSession, tenant: Tenant, entity: Entity, map_version: int
 ) -> int:
     found = await session.scalar(
         select(func.count())
         .select_from(CanonicalRecord)
-        .join(AmsSyncRecord, _joined())
-        .where(_of(tenant, entity), _settled(map_version))
+        .join(AmsSyncRecord, same_record(AmsSyncRecord, CanonicalRecord))
+        .where(*scoped(CanonicalRecord, tenant, entity), _settled(map_version))
     )
     return int(found or 0)
 
@@ -93,8 +74,8 @@ async def sample(
             synced.airtable_record_id,
             synced.merged_into,
         )
-        .join(synced, _joined())
-        .where(_of(tenant, table_map.entity), _settled(table_map.version))
+        .join(synced, same_record(synced, record))
+        .where(*scoped(record, tenant, table_map.entity), _settled(table_map.version))
         .order_by(func.random())
         .limit(size)
     )
@@ -125,8 +106,8 @@ async def everything(
             synced.id,
             synced.merged_into,
         )
-        .outerjoin(synced, _joined())
-        .where(_of(tenant, table_map.entity))
+        .outerjoin(synced, same_record(synced, record))
+        .where(*scoped(record, tenant, table_map.entity))
     )
     snapshot = Snapshot(0)
     holders: list[Holder] = []
@@ -191,9 +172,7 @@ async def rewritten_since(
     for start in range(0, len(external_ids), IN_CHUNK):
         found = await session.execute(
             select(synced.source_platform, synced.external_id).where(
-                synced.client_id == tenant.client_id,
-                synced.livemode == tenant.livemode,
-                synced.entity == entity.value,
+                *scoped(synced, tenant, entity),
                 synced.updated_at >= since,
                 synced.external_id.in_(external_ids[start : start + IN_CHUNK]),
             )

@@ -28,6 +28,7 @@ class ResolutionKind(StrEnum):
     AMS_ROW_SPLIT = "ams_row_split"  # no longer linked: back in an AMS row of its own
     VARIANT_UPDATED = "variant_updated"  # a variation changed its parent's variant
     VARIATION_HELD = "variation_held"  # a variation waits for its parent (app.records.variations)
+    VARIANTS_REMOVED = "variants_removed"  # variants of deleted variations left their parent
 
 
 class RecordResolution(Base):

@@ -10,17 +10,23 @@ variants, or wait for it, and a parent stored whole keeps them (app.records.vari
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.contracts.entities import Entity
+from app.errors import FieldError
 from app.records.conflicts import Superseded, job_policy, settle
 from app.records.identity import keep_identities
 from app.records.policies import Policy, current_policy
 from app.records.service import Outcome, RecordKey, decide, load_states, upsert
 from app.records.validation import ValidRecord
-from app.records.variations import apply_variations, split_variations, with_held_variations
+from app.records.variations import (
+    apply_variations,
+    lock_parents,
+    split_variations,
+    with_held_variations,
+)
 from app.tenancy.models import Tenant
 
 
@@ -29,6 +35,8 @@ class Stored:
     outcomes: dict[RecordKey, Outcome]  # each record's outcome, as a job counts it
     written: list[ValidRecord]  # the records the store took (new content or a newer time)
     # (a variation the store took changed its parent: it is among them, though not a record)
+    refused: dict[RecordKey, list[FieldError]] = field(default_factory=dict)
+    # (variations refused once their parent was read: too many variants; to quarantine)
 
 
 async def store_records(
@@ -48,6 +56,7 @@ async def store_records(
     given = policy is not None
     policy = policy or await job_policy(session, tenant, entity, job_id)
     whole, variations = split_variations(entity, records)
+    await lock_parents(session, tenant, entity, whole, variations)
     whole, held = await with_held_variations(session, tenant, entity, whole)
     states = await load_states(session, tenant, entity, set(whole))
     whole = await settle(session, tenant, entity, job_id, whole, states, superseded, policy)
@@ -64,4 +73,4 @@ async def store_records(
     current = policy if given else await current_policy(session, tenant, entity)
     await keep_identities(session, tenant, entity, current.identity, written)
     applied = await apply_variations(session, tenant, job_id, variations)
-    return Stored(outcomes | applied.outcomes, written + applied.written)
+    return Stored(outcomes | applied.outcomes, written + applied.written, applied.refused)

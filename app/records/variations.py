@@ -16,21 +16,39 @@ the product of the same tenant and platform whose external_id is parent_external
 - A parent stored whole keeps what its variations said: before it is decided, its variations
   are applied to it: all of them when it has no variants of its own (WooCommerce lists
   variations by id only), else the newer ones of the variants it lists.
+- Deleted variations: a parent that says which variations it has (attributes.variation_ids,
+  comma-separated ids, as WooCommerce's `variations` lists them) loses the variants it does not
+  list that are older than it: their variations are forgotten, `variants_removed` on its
+  history names them; an older variation of an id it does not list is stale; a newer one is
+  added (made after the parent was read). An empty list (a simple product, or a variable one
+  whose variations are all gone) lists none; a parent without the attribute says nothing,
+  and keeps them all.
+- At most the standard schema's 2,000 variants (Product.variants' maxItems): a variation that
+  would make its parent's variants (or the variations held for it) one more is refused with
+  that field error (invalid_length at `variants`), for the job to quarantine; a parent stored
+  whole takes no held variation beyond the cap (it stays held, and goes with the retention).
 - Unapplied held variations go with the quarantine retention period (app.retention.purge).
+- A parent and its variations take turns (PostgreSQL): before reading anything of them, a chunk
+  locks the parents it touches (a WooCommerce product stored whole: shared; the parent of a
+  variation: exclusive), stored or not yet; so a parent's push reads the variations committed
+  before it, and a variation reads the parent committed before it (SQLite: one writer).
 """
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, select, update
+from annotated_types import MaxLen
+from sqlalchemy import Select, Table, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.contracts.entities import Entity
+from app.contracts.entities import Entity, Product
 from app.db.models import CanonicalRecord, VariantUpdate
+from app.errors import FieldError
 from app.ids import new_id
 from app.records.resolutions import Resolution, ResolutionKind, named, record_resolutions
 from app.records.service import Outcome, RecordKey
@@ -40,6 +58,15 @@ from app.tenancy.models import Tenant
 PLATFORM = "woocommerce"
 VARIATION_TYPE = "variation"
 LOOKUP_SLICE = 1000
+# Parent locks per tenant and platform: a chunk holds at most this many (the lock table is
+# shared by all sessions); parents in one bucket take turns.
+LOCK_BUCKETS = 64
+VARIATION_IDS = "variation_ids"  # in attributes: the variation ids a parent lists
+MAX_VARIANTS = next(
+    found.max_length
+    for found in Product.model_fields["variants"].metadata
+    if isinstance(found, MaxLen)
+)
 
 
 class ParentChanged(RuntimeError):
@@ -103,6 +130,45 @@ def split_variations(
     return whole, variations
 
 
+def _hashed(value: str) -> int:
+    digest = hashlib.blake2b(value.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _lock_key(tenant: Tenant, key: RecordKey) -> int:
+    """The tenant's platform in the high bits, one of LOCK_BUCKETS parent buckets in the low."""
+    scope = _hashed(f"{tenant.client_id}|{tenant.livemode}|{key[0]}")
+    return (scope & -LOCK_BUCKETS) | (_hashed(key[1]) % LOCK_BUCKETS)
+
+
+_LOCK = text(
+    "SELECT CASE WHEN exclusive THEN pg_advisory_xact_lock(key) "
+    "ELSE pg_advisory_xact_lock_shared(key) END "
+    "FROM unnest(CAST(:keys AS bigint[]), CAST(:exclusive AS boolean[])) AS lock(key, exclusive) "
+    "ORDER BY key"
+)
+
+
+async def lock_parents(
+    session: AsyncSession,
+    tenant: Tenant,
+    entity: Entity,
+    whole: dict[RecordKey, ValidRecord],
+    variations: Sequence[Variation],
+) -> None:
+    """Lock the parents until the transaction ends (PostgreSQL; SQLite has one writer): a
+    key that is not stored yet is locked as well, unlike a row. Shared for products stored
+    whole (their upsert already keeps the newest), exclusive for variations' parents; in one
+    order, so chunks never deadlock on them."""
+    if entity is not Entity.PRODUCT or session.get_bind().dialect.name != "postgresql":
+        return
+    exclusive = {_lock_key(tenant, found.parent) for found in variations}
+    shared = {_lock_key(tenant, key) for key in whole if key[0] == PLATFORM} - exclusive
+    keys = sorted(exclusive | shared)
+    if keys:
+        await session.execute(_LOCK, {"keys": keys, "exclusive": [k in exclusive for k in keys]})
+
+
 def with_variant(data: dict[str, Any], variant: dict[str, Any]) -> dict[str, Any]:
     """A product's data with this variant replacing the one of its id, or added last."""
     variants = list(data.get("variants") or [])
@@ -117,6 +183,21 @@ def with_variant(data: dict[str, Any], variant: dict[str, Any]) -> dict[str, Any
 
 def _variant_ids(data: dict[str, Any]) -> set[str]:
     return {variant.get("external_id") for variant in data.get("variants") or []}
+
+
+def _listed(data: dict[str, Any]) -> set[str] | None:
+    """The variation ids the product lists; None when it does not say."""
+    listed = (data.get("attributes") or {}).get(VARIATION_IDS)
+    return {part.strip() for part in listed.split(",")} if isinstance(listed, str) else None
+
+
+def _unlisted(listed: set[str] | None, variant_id: str) -> bool:
+    return listed is not None and variant_id not in listed
+
+
+def _over_cap(variant_ids: set[str], variant_id: str) -> bool:
+    """Would this variant be one more than a product may have?"""
+    return variant_id not in variant_ids and len(variant_ids) >= MAX_VARIANTS
 
 
 def _at(moment: datetime) -> str:
@@ -155,12 +236,14 @@ class HeldForParents:
 
     applied: dict[RecordKey, list[VariantUpdate]] = field(default_factory=dict)
     outdated: dict[RecordKey, list[VariantUpdate]] = field(default_factory=dict)
+    removed: dict[RecordKey, list[VariantUpdate]] = field(default_factory=dict)
 
     async def taken(
         self, session: AsyncSession, tenant: Tenant, job_id: str, written: Sequence[ValidRecord]
     ) -> None:
         """For the parents the store took: their held variations are applied (recorded when
-        they were waiting for them); those the parent's own newer copy outdid take its time."""
+        they were waiting for them); those the parent's own newer copy outdid take its time;
+        those it no longer lists are forgotten (recorded)."""
         now, resolutions = datetime.now(UTC), []
         for parent in written:
             key = (parent.source_platform, parent.external_id)
@@ -171,6 +254,10 @@ class HeldForParents:
             for row in self.outdated.get(key, []):
                 row.source_updated_at = parent.source_updated_at
                 row.applied_at = row.updated_at = now
+            if removed := self.removed.get(key):
+                resolutions.append(_removed(key, removed))
+                for row in removed:
+                    await session.delete(row)
         await session.flush()
         await record_resolutions(session, tenant, Entity.PRODUCT, job_id, resolutions)
 
@@ -186,19 +273,35 @@ def _arrived(parent: RecordKey, row: VariantUpdate) -> Resolution:
     return Resolution(parent, ResolutionKind.VARIANT_UPDATED, "variants", detail)
 
 
+def _removed(parent: RecordKey, rows: list[VariantUpdate]) -> Resolution:
+    detail = {
+        "removed": sorted(row.variant_external_id for row in rows),
+        "change": "variants removed",
+        "rule": "a parent that lists its variations by id no longer has those it does not "
+        "list (older than it): they were deleted",
+    }
+    return Resolution(parent, ResolutionKind.VARIANTS_REMOVED, "variants", detail)
+
+
 def merge_held(
     record: ValidRecord, rows: dict[str, VariantUpdate], held: HeldForParents
 ) -> ValidRecord:
     key = (record.source_platform, record.external_id)
-    own = _variant_ids(record.data)
-    data = record.data
+    own, listed = _variant_ids(record.data), _listed(record.data)
+    data, ids = record.data, set(own)
     for variant_id, row in sorted(rows.items()):
+        if _unlisted(listed, variant_id) and row.source_updated_at < record.source_updated_at:
+            held.removed.setdefault(key, []).append(row)
+            continue
         if own and variant_id not in own:
             continue  # the parent lists its variants: this one is not among them
         if variant_id in own and row.source_updated_at <= record.source_updated_at:
             held.outdated.setdefault(key, []).append(row)
             continue
+        if _over_cap(ids, variant_id):
+            continue
         data = with_variant(data, dict(row.variant))
+        ids.add(variant_id)
         held.applied.setdefault(key, []).append(row)
     if data is record.data:
         return record
@@ -226,6 +329,7 @@ class _Parent:
     data: dict[str, Any]
     content_hash: str
     source_updated_at: datetime
+    listed: set[str] | None  # the variation ids it lists (attributes.variation_ids)
     changed: bool = False
 
 
@@ -253,16 +357,19 @@ async def _parents(
         )
         for row in rows:
             found[(platform, row.external_id)] = _Parent(
-                row.id, dict(row.data), row.content_hash, row.source_updated_at
+                row.id, dict(row.data), row.content_hash, row.source_updated_at, _listed(row.data)
             )
     return found
 
 
 def _taken(row: VariantUpdate | None, variant_id: str, parent: _Parent | None) -> datetime | None:
-    """When the variant last changed: its newest variation, else the parent's own copy."""
+    """When the variant last changed: its newest variation, else the parent's own copy (or
+    the parent's list without it)."""
     if row is not None:
         return row.source_updated_at
-    if parent is not None and variant_id in _variant_ids(parent.data):
+    if parent is not None and (
+        variant_id in _variant_ids(parent.data) or _unlisted(parent.listed, variant_id)
+    ):
         return parent.source_updated_at
     return None
 
@@ -273,6 +380,8 @@ class Applied:
     written: list[ValidRecord] = field(default_factory=list)  # the variations the store took
     rows: list[dict[str, Any]] = field(default_factory=list)
     resolutions: list[Resolution] = field(default_factory=list)
+    refused: dict[RecordKey, list[FieldError]] = field(default_factory=dict)  # to quarantine
+    waiting: dict[RecordKey, set[str]] = field(default_factory=dict)  # parent → held variant ids
 
 
 def _stale(variation: Variation, taken: datetime) -> Resolution:
@@ -310,6 +419,15 @@ def _row(tenant: Tenant, job_id: str, variation: Variation, applied: bool) -> di
         "created_at": now,
         "updated_at": now,
     }
+
+
+def _too_many(variation: Variation) -> list[FieldError]:
+    message = (
+        f"Its parent product {variation.parent_id} has {MAX_VARIANTS:,} variants, the most a "
+        "product may have: this variation would be one more. Remove a variation from the parent "
+        "first."
+    )
+    return [FieldError("invalid_length", message, ("variants",))]
 
 
 def _same(row: VariantUpdate | None, variation: Variation) -> bool:
@@ -362,9 +480,10 @@ def _apply_one(
     tenant: Tenant,
     job_id: str,
     variation: Variation,
-    row: VariantUpdate | None,
+    rows: dict[str, VariantUpdate],
     parent: _Parent | None,
 ) -> None:
+    row = rows.get(variation.key[1])
     taken = _taken(row, variation.key[1], parent)
     if taken is not None and variation.record.source_updated_at < taken:
         applied.outcomes[variation.key] = Outcome.STALE
@@ -373,7 +492,14 @@ def _apply_one(
     same = _same(row, variation)
     rerun = same and row is not None and row.job_id == job_id
     if parent is None:
+        waiting = applied.waiting.setdefault(variation.parent, set(rows))
+        if _over_cap(waiting, variation.key[1]):
+            applied.refused[variation.key] = _too_many(variation)
+            return
+        waiting.add(variation.key[1])
         _hold(applied, tenant, job_id, variation, same, rerun)
+    elif _over_cap(_variant_ids(parent.data), variation.key[1]):
+        applied.refused[variation.key] = _too_many(variation)
     else:
         _update_parent(applied, tenant, job_id, variation, parent, rerun)
 
@@ -434,8 +560,8 @@ async def apply_variations(
     read_hashes = {key: parent.content_hash for key, parent in parents.items()}
     held = await _held(session, tenant, parent_keys)
     for variation in sorted(variations, key=lambda found: found.key):
-        row = held.get(variation.parent, {}).get(variation.key[1])
-        _apply_one(applied, tenant, job_id, variation, row, parents.get(variation.parent))
+        rows = held.get(variation.parent, {})
+        _apply_one(applied, tenant, job_id, variation, rows, parents.get(variation.parent))
     changed = [(parent, read_hashes[key]) for key, parent in parents.items() if parent.changed]
     await _write_parents(session, job_id, changed)
     if applied.rows:

@@ -7,13 +7,15 @@ rule runs only where the earlier rules left its target unset. Errors name the st
 JSON-ready; validating it against the standard schema is the next step's job.
 
 Each rule set is compiled once into steps that only walk pre-split path tuples; the source
-texts of error messages are built only when there is an error.
+texts of error messages are built only when there is an error. The steps also become one
+generated function (app.transform.codegen) that maps the usual record; the steps map the rest.
 """
 
 from collections.abc import Callable
 from typing import Any
 
 from app.errors import FieldError
+from app.transform import codegen
 from app.transform.context import ClientDefaults, Scope
 from app.transform.errors import MappingError, NormalisationError
 from app.transform.paths import FieldPath, Segment, get, getter, put, putter
@@ -134,15 +136,7 @@ class _Compiled:
             put(data, self._element_path(index), value)
             return
         list_key, field = self.fields
-        items = data.get(list_key)
-        if items is None:
-            items = data[list_key] = []
-        if index >= len(items):
-            items.extend([None] * (index + 1 - len(items)))
-        element = items[index]
-        if element is None:
-            element = items[index] = {}
-        element[field] = value
+        element_item(data, None, list_key, index)[0][field] = value
 
     def _container_error(self, error: NormalisationError) -> MappingError:
         return _error(error.code, error.message, self.target, self.path, self.all_sources)
@@ -377,25 +371,10 @@ class _ElementGroup:
                 if result is None:
                     continue
                 if item is None:
-                    item, items = self._item(data, items, index)
+                    item, items = element_item(data, items, self.list_key, index)
                 item[field] = result
         for rule_errors in found:
             errors += rule_errors
-
-    def _item(
-        self, data: dict[str, Any], items: list[Any] | None, index: int
-    ) -> tuple[dict[str, Any], list[Any]]:
-        """The target list's element at `index`, made (with the list) when missing."""
-        if items is None:
-            items = data.get(self.list_key)
-            if items is None:
-                items = data[self.list_key] = []
-        if index >= len(items):
-            items.extend([None] * (index + 1 - len(items)))
-        item = items[index]
-        if item is None:
-            item = items[index] = {}
-        return item, items
 
     def _read(self, rule: _Compiled, index: int, element: Any, record: Any) -> Any:
         source = rule.sources[0]
@@ -403,6 +382,22 @@ class _ElementGroup:
             return source.read_in_element(element)
         except NormalisationError:  # again from the root, for the error's full path
             return get(record, (*source.prefix, index, *source.suffix))
+
+
+def element_item(
+    data: dict[str, Any], items: list[Any] | None, list_key: str, index: int
+) -> tuple[dict[str, Any], list[Any]]:
+    """The target list's element at `index`, made (with the list) when missing."""
+    if items is None:
+        items = data.get(list_key)
+        if items is None:
+            items = data[list_key] = []
+    if index >= len(items):
+        items.extend([None] * (index + 1 - len(items)))
+    item = items[index]
+    if item is None:
+        item = items[index] = {}
+    return item, items
 
 
 def _grouped(rules: list[_Compiled]) -> list[_Compiled | _ElementGroup]:
@@ -437,20 +432,27 @@ def _same_array(first: _Compiled, rule: _Compiled) -> bool:
     )
 
 
-_COMPILED: dict[int, tuple[MappingRules, tuple[Step, ...]]] = {}
+_COMPILED: dict[int, tuple[MappingRules, tuple[Step, ...], Step]] = {}
 _COMPILED_LIMIT = 512
 
 
-def compiled(rules: MappingRules) -> tuple[Step, ...]:
-    """The rule set's steps, compiled once per rule set (kept by identity)."""
+def _program(rules: MappingRules) -> tuple[tuple[Step, ...], Step]:
+    """The rule set's steps and their generated function, made once per rule set (kept by
+    identity)."""
     hit = _COMPILED.get(id(rules))
     if hit is not None and hit[0] is rules:
-        return hit[1]
+        return hit[1], hit[2]
     if len(_COMPILED) >= _COMPILED_LIMIT:
         _COMPILED.clear()
     steps = tuple(run.run for run in _grouped([_Compiled(rule) for rule in rules.rules]))
-    _COMPILED[id(rules)] = (rules, steps)
-    return steps
+    mapped = codegen.generate(steps)
+    _COMPILED[id(rules)] = (rules, steps, mapped)
+    return steps, mapped
+
+
+def compiled(rules: MappingRules) -> tuple[Step, ...]:
+    """The rule set's steps, compiled once per rule set."""
+    return _program(rules)[0]
 
 
 class RecordMapper:
@@ -467,8 +469,5 @@ class RecordMapper:
             return data, [
                 MappingError("invalid_type", f"A native record is an object, not {kind}.")
             ]
-        scope = Scope(self.defaults, record)
-        errors: list[FieldError] = []
-        for step in compiled(self.rules.for_record(record)):
-            step(scope, data, errors)
-        return data, errors
+        steps, mapped = _program(self.rules.for_record(record))
+        return codegen.run(mapped, steps, Scope(self.defaults, record), data)

@@ -45,9 +45,9 @@ from app.ingest.service import (
     append_records,
     hand_over,
     serialise_records,
-    staged_rows,
 )
 from app.jobs.models import Door, JobStatus
+from app.privacy.staged_subjects import staged_subject
 from app.services import Services
 from app.tenancy.models import Principal
 
@@ -214,8 +214,8 @@ class IngestBatcher:
         self, connection: AsyncConnection, batch: _Batch, job_id: str, entity: Entity
     ) -> bool:
         payloads, _ = serialise_records(batch.records)
+        subjects = _subjects(payloads, entity)
         tenant = batch.principal.tenant
-        rows = staged_rows(job_id, tenant.client_id, 0, payloads, entity.value)
         staged = await connection.execute(
             APPEND_IN_ONE_STATEMENT,
             {
@@ -224,9 +224,9 @@ class IngestBatcher:
                 "in_livemode": tenant.livemode,
                 "record_count": len(payloads),
                 "at_most": self._services.settings.max_records_per_call,
-                "payload_texts": [row[3] for row in rows],
-                "subject_emails": [row[4] for row in rows],
-                "subject_ids": [row[5] for row in rows],
+                "payload_texts": [payload.decode() for payload in payloads],
+                "subject_emails": [email for email, _ in subjects],
+                "subject_ids": [external_id for _, external_id in subjects],
             },
         )
         return staged.rowcount > 0
@@ -253,3 +253,10 @@ class IngestBatcher:
             accepted = await accept_ingest(session, batch.principal, request, limit)
         await hand_over(self._services, request, accepted)
         return accepted.job.id
+
+
+def _subjects(payloads: list[bytes], entity: Entity) -> list[tuple[str | None, str | None]]:
+    """The email and id each audience record names, staged for erasure; none for the others."""
+    if entity is not Entity.AUDIENCE:
+        return [(None, None)] * len(payloads)
+    return [staged_subject(payload) for payload in payloads]

@@ -11,11 +11,20 @@ validation rules checked too (as the worker does). Each figure is the median of 
 rounds (process CPU time, `time.process_time`): on a shared machine the median is steadier than
 the best. A calibration loop (pure Python) is reported too: on a shared or slower machine
 compare results by their ratio to it. Target for the headline: ≥ 10,000 records/s.
+
+Instruction counts, steadier than time on a shared machine: `--count N` maps and validates N
+records of each workload inside functools.reduce, untimed, so that
+
+    valgrind --tool=callgrind --collect-atstart=no --toggle-collect=functools_reduce \
+        .venv/bin/python tests/bench/bench_mapping.py --count 300 --only "products-rest"
+
+counts only those records (total instructions / N = per record).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import statistics
 import sys
@@ -105,12 +114,26 @@ def _calibration() -> float:
     return (time.process_time() - started) / 2000 * 1e6
 
 
+def _count(step: Step, payloads: list[str], records: int) -> None:
+    """`records` records through the step, inside functools.reduce (see the docstring)."""
+    for payload in payloads * 20:  # warm-up, not counted
+        step(payload)
+    chosen = itertools.islice(itertools.cycle(payloads), records)
+    functools.reduce(lambda _, payload: step(payload), chosen, None)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="per measurement")
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds (median)")
     parser.add_argument("--only", default="", help="only workloads whose name contains this")
+    parser.add_argument("--count", type=int, default=0, help="N records untimed, for callgrind")
     options = parser.parse_args()
+    if options.count:
+        for name, (platform, entity, payloads) in _workloads().items():
+            if options.only in name:
+                _count(_steps(_lease(platform, entity), entity)[1], payloads, options.count)
+        return
     print(f"calibration: sum(range(1000)) = {_calibration():.1f} µs")
     print(
         f"{'workload':48} {'map+validate/s':>15} {'µs/record':>10} {'map only/s':>12} "

@@ -53,6 +53,7 @@ async def test_a_catalog_push_is_stored_and_readable(gql, services, tenant):
         "unchanged": 0,
         "stale": 0,
         "written": 3,
+        "held": 0,
         "processed": 3,
     }
     records = {r["externalId"]: r for r in await stored(gql, tenant)}
@@ -156,6 +157,7 @@ async def test_duplicates_within_one_batch_keep_the_newest(gql, services, tenant
         "unchanged": 1,
         "stale": 1,
         "written": 1,
+        "held": 0,
         "processed": 3,
     }
     [record] = await stored(gql, tenant)

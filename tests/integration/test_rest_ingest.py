@@ -55,6 +55,7 @@ async def test_a_push_is_accepted_with_202_the_job_and_where_to_follow_it(api, s
         "unchanged": 0,
         "stale": 0,
         "written": 1,
+        "held": 0,
         "processed": 1,
     }
     assert done["attempts"] == 1

@@ -432,6 +432,48 @@ async def test_a_signed_body_that_is_not_json_is_a_400(api, gql, shop_tenant):
     assert response.json()["error"]["code"] == "malformed_json"
 
 
+async def test_a_receipt_is_json_with_its_length_request_id_and_rate_limit_headers(
+    api, gql, shop_tenant
+):
+    connection = await connect(gql, shop_tenant, "shopify", SHOPIFY_SECRET)
+    body = shirt_body()
+    headers = shopify_headers(body) | {"X-Request-ID": "req-from-shopify-1"}
+    response = await api.post(path_of(connection), content=body, headers=headers)
+
+    assert response.status_code == 202
+    assert response.headers["content-type"] == "application/json"
+    assert int(response.headers["content-length"]) == len(response.content)
+    assert response.headers["x-request-id"] == "req-from-shopify-1"
+    assert {"ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"} <= response.headers.keys()
+    receipt = response.json()
+    assert list(receipt) == [
+        "status",
+        "connection_id",
+        "events",
+        "duplicates",
+        "job_ids",
+        "notice_ids",
+    ]
+    assert receipt["status"] == "accepted" and receipt["connection_id"] == connection["id"]
+    assert receipt["events"] == 1 and len(receipt["job_ids"]) == 1
+
+
+async def test_a_body_announced_larger_than_the_limit_is_refused_before_it_is_read(
+    api, gql, services, shop_tenant
+):
+    connection = await connect(gql, shop_tenant, "shopify", SHOPIFY_SECRET)
+    body = b'{"id": 1}'
+    too_long = str(services.settings.max_body_bytes + 1)
+    headers = shopify_headers(body) | {"Content-Length": too_long}
+    refused = await api.post(path_of(connection), content=body, headers=headers)
+    garbled = shopify_headers(body) | {"Content-Length": "nine"}
+    unreadable = await api.post(path_of(connection), content=body, headers=garbled)
+
+    assert refused.status_code == 413
+    assert refused.json()["error"]["code"] == "body_too_large"
+    assert unreadable.status_code == 400
+
+
 # --- WooCommerce ----------------------------------------------------------------------------
 
 

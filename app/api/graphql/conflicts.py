@@ -39,7 +39,9 @@ ResolutionKindType = strawberry.enum(
     "variant_updated: a WooCommerce variation read on its own replaced or added its parent's "
     "variant (detail: the variation); "
     "variation_held: a variation came before its parent and waits for it (applied when the "
-    "parent arrives).",
+    "parent arrives); "
+    "variants_removed: a WooCommerce parent no longer lists these variations: their variants "
+    "were removed (detail: the removed ids).",
 )
 
 

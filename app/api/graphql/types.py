@@ -67,6 +67,10 @@ class JobCounters:
         description="Valid records older (source_updated_at) than what is stored: not applied."
     )
     written: int = strawberry.field(description="Records stored as new or changed.")
+    held: int = strawberry.field(
+        description="Valid WooCommerce variations waiting for their parent product, applied "
+        "when it is stored; nothing written yet."
+    )
     processed: int = strawberry.field(description="Records the worker has gone through so far.")
 
 
@@ -177,6 +181,7 @@ def job_counters(job: IngestJob) -> JobCounters:
         unchanged=job.unchanged,
         stale=job.stale,
         written=job.written,
+        held=job.held,
         processed=job.processed,
     )
 

@@ -1,9 +1,15 @@
 """Auditing every REST call that changes something: who, which route, which ids, the status."""
 
-from typing import Any
-
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
+from litestar.types import (
+    ASGIApp,
+    HTTPResponseStartEvent,
+    HTTPScope,
+    Message,
+    Receive,
+    Scope,
+    Send,
+)
 
 from app.api.source_address import source_address
 from app.audit.service import AuditEntry
@@ -25,27 +31,29 @@ class AuditWrites:
         if scope["type"] != ScopeType.HTTP or scope["method"] in READ_ONLY_METHODS:
             await self.app(scope, receive, send)
             return
-        answer: dict[str, Any] = {}
+        started: list[HTTPResponseStartEvent] = []
 
         async def observe(message: Message) -> None:
             if message["type"] == "http.response.start":
-                answer["status"] = message["status"]
-                answer["location"] = dict(message.get("headers", [])).get(b"location", b"")
+                started.append(message)
             await send(message)
 
         try:
             await self.app(scope, receive, observe)
         finally:
-            _record(scope, answer)
+            _record(scope, started[0] if started else None)
 
 
-def _record(scope: HTTPScope, answer: dict[str, Any]) -> None:
+def _record(scope: HTTPScope, started: HTTPResponseStartEvent | None) -> None:
+    """The answer's start message is read only here, for a call with a principal: webhooks and
+    calls refused before authentication have none, and their answers are not looked into."""
     state = scope.get("state", {})
     principal: Principal | None = state.get(PRINCIPAL_KEY)
     if principal is None:  # refused before authentication: recorded as an auth failure
         return
-    status = answer.get("status", 500)
-    location = answer.get("location", b"").decode(errors="replace")
+    status = started["status"] if started else 500
+    headers = dict(started.get("headers", ())) if started else {}
+    location = headers.get(b"location", b"").decode(errors="replace")
     entry = AuditEntry.by(
         principal,
         f"rest.{scope['method']} {scope.get('path_template', scope['path'])}",

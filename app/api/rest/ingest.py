@@ -24,7 +24,7 @@ from app.ingest.service import (
     MAX_IDEMPOTENCY_KEY_LENGTH,
     IngestAccepted,
     IngestRequest,
-    canonical_record,
+    canonical_records,
     submit_ingest,
     unsupported_mapping,
 )
@@ -32,6 +32,7 @@ from app.ingest.streams import UploadInterrupted, body_too_large, content_encodi
 from app.jobs import service as jobs
 from app.jobs.models import Door
 from app.pagination import Page
+from app.privacy.staged_subjects import Subject
 from app.services import Services
 from app.tenancy.models import Principal
 from app.transform.loader import mappings
@@ -112,13 +113,14 @@ class _Envelope(msgspec.Struct, forbid_unknown_fields=True):
 _read_envelope = msgspec.json.Decoder(_Envelope).decode
 
 
-def envelope_records(body: bytes) -> list[Any]:
-    """The `records` of a `{"records": [...]}` body, each in canonical form; anything else is a
-    400 naming the problem. The body is cut into records without parsing them into objects."""
+def envelope_records(body: bytes, entity: Entity) -> tuple[list[Any], list[Subject] | None]:
+    """The `records` of a `{"records": [...]}` body, each in canonical form, and whom each names
+    (see canonical_records; None when not read here); anything else is a 400 naming the problem.
+    The body is cut into records without parsing them into objects."""
     try:
-        return [canonical_record(memoryview(record)) for record in _read_envelope(body).records]
+        return canonical_records(map(memoryview, _read_envelope(body).records), entity)
     except (msgspec.DecodeError, orjson.JSONDecodeError, RecursionError):  # msgspec: deep nesting
-        return checked_envelope_records(body)
+        return checked_envelope_records(body), None
 
 
 def checked_envelope_records(body: bytes) -> list[Any]:
@@ -174,8 +176,12 @@ async def accept(
     body = decoded_chunks(request.receive, encoding, limit, settings.upload_idle_timeout_seconds)
     if bulk:
         return await import_ndjson(services, principal, ingest_request, body)
-    records = envelope_records(b"".join([chunk async for chunk in body]))
-    return await submit_ingest(services, principal, replace(ingest_request, records=records))
+    records, subjects = envelope_records(
+        b"".join([chunk async for chunk in body]), ingest_request.entity
+    )
+    return await submit_ingest(
+        services, principal, replace(ingest_request, records=records, subjects=subjects)
+    )
 
 
 async def first_record_errors(

@@ -491,7 +491,7 @@ INGEST_ERRORS: dict[int, ResponseSpec] = {
 
 
 def queued_job_example(entity: Entity) -> dict[str, Any]:
-    counters = ("valid", "quarantined", "unchanged", "stale", "written", "processed")
+    counters = ("valid", "quarantined", "unchanged", "stale", "written", "held", "processed")
     return {
         "id": "job_01jc3va2m5x7h9k4r8t0w6y2qe",
         "entity": entity.value,
@@ -526,6 +526,7 @@ FINISHED_JOB_EXAMPLE = queued_job_example(Entity.PRODUCT) | {
         "unchanged": 0,
         "stale": 0,
         "written": 1,
+        "held": 0,
         "processed": 2,
     },
     "attempts": 1,

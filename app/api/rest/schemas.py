@@ -32,6 +32,13 @@ class JobCounters(Struct, kw_only=True):
         ),
     ]
     written: Annotated[int, Meta(description="Records stored as new or changed.")]
+    held: Annotated[
+        int,
+        Meta(
+            description="Valid WooCommerce variations waiting for their parent product, applied "
+            "when it is stored; nothing written yet."
+        ),
+    ]
     processed: Annotated[int, Meta(description="Records the worker has gone through so far.")]
 
 

@@ -2,7 +2,6 @@
 on every platform page, and on pages broken at any place, the records and errors (and their
 order) are exactly those of running the rules one after the other."""
 
-import copy
 from typing import Any
 
 import pytest
@@ -14,10 +13,7 @@ from app.transform.context import Scope
 from app.transform.mapping import _Compiled, _ElementGroup, compiled
 from app.transform.rules import MappingRules
 from tests.fixtures.platforms import DEFAULTS, PAGES, Page
-
-ODD_VALUES = st.sampled_from(
-    [None, "", "  ", "x", "Default Title", 7, -1, 2.5, True, [], {}, [1, "a"], {"a": 1}, "49.9"]
-)
+from tests.unit.transform.conftest import ODD_VALUES, broken, mapped_by_steps, places
 
 
 def _one_by_one(rules: MappingRules, record: Any) -> tuple[dict[str, Any], list[FieldError]]:
@@ -30,35 +26,8 @@ def _one_by_one(rules: MappingRules, record: Any) -> tuple[dict[str, Any], list[
     return data, errors
 
 
-def _grouped(rules: MappingRules, record: Any) -> tuple[dict[str, Any], list[FieldError]]:
-    data: dict[str, Any] = {"source_platform": rules.platform.value}
-    errors: list[FieldError] = []
-    scope = Scope(DEFAULTS, record)
-    for step in compiled(rules.for_record(record)):
-        step(scope, data, errors)
-    return data, errors
-
-
-def _places(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Every path in a native record (objects and list elements)."""
-    found = [path] if path else []
-    if isinstance(node, dict | list):
-        for key, child in node.items() if isinstance(node, dict) else enumerate(node):
-            found += _places(child, (*path, key))
-    return found
-
-
-def _broken(record: Any, path: tuple[Any, ...], value: Any) -> Any:
-    broken = copy.deepcopy(record)
-    node = broken
-    for part in path[:-1]:
-        node = node[part]
-    node[path[-1]] = value
-    return broken
-
-
 def _same(rules: MappingRules, record: Any) -> None:
-    by_rule, by_group = _one_by_one(rules, record), _grouped(rules, record)
+    by_rule, by_group = _one_by_one(rules, record), mapped_by_steps(rules, record, DEFAULTS)
     assert by_group[0] == by_rule[0]
     assert list(by_group[0].get("variants", [])) == list(by_rule[0].get("variants", []))
     assert [(e.code, e.path, e.message) for e in by_group[1]] == [
@@ -86,11 +55,11 @@ def test_grouped_rules_map_broken_records_as_rule_by_rule(
     page: Page, data: st.DataObject, value: Any
 ) -> None:
     record = data.draw(st.sampled_from(page.records()))
-    places = _places(record)
-    if not places:
+    found = places(record)
+    if not found:
         return
-    path = data.draw(st.sampled_from(places))
-    _same(page.mapper().rules, _broken(record, path, value))
+    path = data.draw(st.sampled_from(found))
+    _same(page.mapper().rules, broken(record, path, value))
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
@@ -99,6 +68,6 @@ def test_a_broken_array_element_gives_the_errors_of_rule_by_rule(page: Page, ele
     """An element of the wrong type fails every rule reading it: one error each, rule order."""
     rules = page.mapper().rules
     for record in page.records():
-        for path in _places(record):
+        for path in places(record):
             if isinstance(path[-1], int):
-                _same(rules, _broken(record, path, element))
+                _same(rules, broken(record, path, element))

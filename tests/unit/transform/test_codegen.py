@@ -1,0 +1,136 @@
+"""A rule set runs as one generated function (app.transform.codegen), falling back to its
+compiled steps for unusual records: on every platform page, on pages broken at any place, and
+on made-up records under rules of every shape, the records (key order too) and the errors
+(codes, messages, paths, sources and order) are exactly those of the steps."""
+
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app.errors import FieldError
+from app.transform.codegen import Unusual
+from app.transform.context import Scope
+from app.transform.mapping import RecordMapper, _program
+from app.transform.rules import MappingRules
+from tests.fixtures.platforms import DEFAULTS, PAGES, Page
+from tests.unit.transform.conftest import (
+    ODD_VALUES,
+    RuleFactory,
+    broken,
+    fixture,
+    mapped_by_steps,
+    places,
+)
+
+
+def _seen(errors: list[FieldError]) -> list[tuple[Any, ...]]:
+    return [
+        (type(e).__name__, e.code, e.path, e.message, getattr(e, "source", None)) for e in errors
+    ]
+
+
+def _same(rules: MappingRules, record: Any) -> None:
+    by_steps = mapped_by_steps(rules, record, DEFAULTS)
+    generated = RecordMapper(rules, DEFAULTS).map(record)
+    assert orjson.dumps(generated[0]) == orjson.dumps(by_steps[0])
+    assert _seen(generated[1]) == _seen(by_steps[1])
+
+
+def _usual(rules: MappingRules, record: Any) -> bool:
+    """Whether the generated function maps the record without falling back."""
+    _, mapped = _program(rules.for_record(record))
+    try:
+        mapped(Scope(DEFAULTS, record), {}, [])
+    except Unusual:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+def test_each_page_maps_as_by_the_steps(page: Page) -> None:
+    rules = page.mapper().rules
+    for record in page.records():
+        _same(rules, record)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+def test_the_pages_records_take_the_generated_way(page: Page) -> None:
+    """Otherwise the test above compares the steps with themselves."""
+    rules = page.mapper().rules
+    assert any(_usual(rules, record) for record in page.records())
+
+
+def test_a_broken_record_falls_back_to_the_steps() -> None:
+    page = next(page for page in PAGES if page.name == "shopify/products-graphql")
+    record = broken(fixture("shopify_product_linen_shirt.json"), ("title",), None)  # required
+    assert not _usual(page.mapper().rules, record)
+    _, errors = page.mapper().map(record)
+    assert [(error.code, error.path) for error in errors] == [("missing_source", ("name",))]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(PAGES), st.data(), ODD_VALUES)
+def test_broken_records_map_as_by_the_steps(page: Page, data: st.DataObject, value: Any) -> None:
+    record = data.draw(st.sampled_from(page.records()))
+    found = places(record)
+    if found:
+        _same(page.mapper().rules, broken(record, data.draw(st.sampled_from(found)), value))
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+@pytest.mark.parametrize("element", [7, "x", None, {}, [{}]])
+def test_a_broken_array_element_maps_as_by_the_steps(page: Page, element: Any) -> None:
+    rules = page.mapper().rules
+    for record in page.records():
+        for path in places(record):
+            if isinstance(path[-1], int):
+                _same(rules, broken(record, path, element))
+
+
+# Rules of the shapes the generator writes out and of those it leaves to the steps: defaults,
+# required values, indices, deep targets, element groups, fallbacks, several sources.
+SHAPES: list[list[dict[str, Any]]] = [
+    [{"target": "vendor", "source": "a.b", "transform": "text", "default": "none"}],
+    [{"target": "attributes.first", "source": "list[1].b", "transform": "text"}],
+    [{"target": "price.amount", "source": "a", "transform": "decimal_string"}],
+    [{"target": "images[*].url", "source": "list[*].b", "transform": "text", "required": True}],
+    [{"target": "images[*].alt", "source": "list[*].a", "transform": "text"}],
+    [{"target": "images[*].position", "source": "list[*].b", "transform": "integer"}],
+    [{"target": "tags", "source": "list[*]", "transform": "tags"}],
+    [{"target": "categories[*]", "source": "list[*].a", "transform": "text"}],
+    [{"target": "variants[*].sku", "source": "other[*]", "transform": "text", "default": "-"}],
+    [
+        {"target": "description", "source": ["b", "a.b"], "transform": "html_to_text"},
+        {"target": "description", "source": "c", "transform": "text", "fallback": True},
+    ],
+]
+_KEYS = st.sampled_from(["a", "b", "c", "list", "other", "id", "title", "updated"])
+_LEAVES = st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from(["", " ", "x", "<b>y"])
+_JSON = st.recursive(
+    _LEAVES,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(_KEYS, children, max_size=4),
+    max_leaves=12,
+)
+_RECORDS = st.fixed_dictionaries(
+    {"id": st.sampled_from([1, "p-1"]), "title": st.just("T"), "updated": st.just("2026-11-01")},
+    optional={key: _JSON for key in ["a", "b", "c", "list", "other"]},
+)
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(_RECORDS, st.lists(st.sampled_from(range(len(SHAPES))), min_size=1, max_size=6))
+def test_rules_of_every_shape_map_as_by_the_steps(
+    product_rules: RuleFactory, record: dict[str, Any], picked: list[int]
+) -> None:
+    rules = product_rules(*(rule for index in sorted(set(picked)) for rule in SHAPES[index]))
+    _same(rules, record)
+
+
+def test_the_shapes_cover_the_usual_way(product_rules: RuleFactory) -> None:
+    record = {"id": 1, "title": "T", "updated": "2026-11-01", "list": [{"a": "x", "b": "2"}]}
+    assert _usual(product_rules(*(rule for rules in SHAPES for rule in rules)), record)
