@@ -17,12 +17,12 @@ the product of the same tenant and platform whose external_id is parent_external
   are applied to it: all of them when it has no variants of its own (WooCommerce lists
   variations by id only), else the newer ones of the variants it lists.
 - Deleted variations: a parent that says which variations it has (attributes.variation_ids,
-  comma-separated ids, as WooCommerce's `variations` lists them) loses the variants it does not
-  list that are older than it: their variations are forgotten, `variants_removed` on its
-  history names them; an older variation of an id it does not list is stale; a newer one is
-  added (made after the parent was read). An empty list (a simple product, or a variable one
-  whose variations are all gone) lists none; a parent without the attribute says nothing,
-  and keeps them all.
+  comma-separated ids: the WooCommerce mapping's `variation_ids` transform of `variations`)
+  loses the variants it does not list that are older than it: their variations are forgotten,
+  `variants_removed` on its history names them; an older variation of an id it does not list
+  is stale; a newer one is added (made after the parent was read). An empty list (a simple
+  product, or a variable one whose variations are all gone) lists none; a parent without the
+  attribute says nothing, and keeps them all.
 - At most the standard schema's 2,000 variants (Product.variants' maxItems): a variation that
   would make its parent's variants (or the variations held for it) one more is refused with
   that field error (invalid_length at `variants`), for the job to quarantine; a parent stored

@@ -32,6 +32,11 @@ def present(value: Any) -> bool:
     return bool(value != [] and value != {})
 
 
+def given(value: Any) -> bool:
+    """`present` for a transform that reads an empty value as a value (`empty_is_value`)."""
+    return value is not None
+
+
 def _error(
     code: str, message: str, target: str, path: tuple[Segment, ...], source: str
 ) -> MappingError:
@@ -104,6 +109,7 @@ class _Compiled:
         self.needs_source = rule.transform.needs_source
         self.fills_absent = rule.transform.fills_absent
         self.takes_all = rule.transform.takes_all
+        self.present = given if rule.transform.empty_is_value else present
         self.sources = tuple(_Source(source) for source in rule.sources)
         self.target = rule.target.text
         self.path = rule.target.segments
@@ -119,6 +125,7 @@ class _Compiled:
             and not rule.fallback
             and self.needs_source
             and not self.fills_absent
+            and self.present is present
         )
         self.read = self.sources[0].read if self.sources else getter(())
         if star is None:
@@ -239,10 +246,11 @@ class _Compiled:
         value: Any = None
         picked: int | None = None
         if self.takes_all:
-            value = [value for value in values if present(value)]
+            value = [value for value in values if self.present(value)]
         else:
-            value, picked = next(((v, n) for n, v in enumerate(values) if present(v)), (None, None))
-        absent = self.needs_source and not present(value)
+            found = ((v, n) for n, v in enumerate(values) if self.present(v))
+            value, picked = next(found, (None, None))
+        absent = self.needs_source and not self.present(value)
         if absent and (self._absent(picked, index, data, errors) or not self.fills_absent):
             return
         self._apply(value, picked, index, scope, data, errors)

@@ -510,12 +510,34 @@ async def test_a_parent_that_no_longer_lists_a_variation_loses_its_variant(
     assert [variant["external_id"] for variant in variants] == ["813", "814"]
 
 
+async def test_a_woocommerce_product_pushed_raw_without_a_variation_loses_its_variant(
+    gql: GraphQL, services: Services, tenant: Tenant, berlin_client: None
+) -> None:
+    await pushed(gql, services, tenant, PRODUCTS.records())  # the beanie lists 813 and 814
+    await pushed(gql, services, tenant, VARIATIONS.records())
+    assert (await beanie(gql, tenant))["data"]["variants"] == [GREY, NAVY]
+
+    [_, variable] = PRODUCTS.records()
+    deleted = {**variable, "variations": [813], "date_modified": "2026-11-04T10:00:00"}
+    job = await pushed(gql, services, tenant, [deleted])
+    assert counted(job) == (1, 1, 0, 0, 0)
+    after = await beanie(gql, tenant)
+    assert after["data"]["variants"] == [GREY]
+    assert after["data"]["attributes"]["variation_ids"] == "813"
+    assert (await history(gql, tenant))[-1]["detail"]["removed"] == ["814"]
+
+    emptied = {**variable, "variations": [], "date_modified": "2026-11-05T10:00:00"}
+    await pushed(gql, services, tenant, [emptied])  # every variation deleted: none left
+    assert (await beanie(gql, tenant))["data"]["variants"] == []
+
+
 async def test_what_a_parents_variation_list_means_when_empty_or_absent(
     gql: GraphQL, services: Services, tenant: Tenant, berlin_client: None
 ) -> None:
     await pushed(gql, services, tenant, VARIATIONS.records())  # held, 2026-10-25
     [data] = [g["data"] for g in PRODUCTS.expected() if g["data"]["external_id"] == "812"]
-    newer = {**data, "source_updated_at": "2026-11-04T00:00:00Z"}
+    silent = {k: v for k, v in data["attributes"].items() if k != "variation_ids"}
+    newer = {**data, "source_updated_at": "2026-11-04T00:00:00Z", "attributes": silent}
     await pushed_standard(gql, services, tenant, [newer])  # says nothing: keeps them all
     assert (await beanie(gql, tenant))["data"]["variants"] == [GREY, NAVY]
 

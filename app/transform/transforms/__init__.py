@@ -81,6 +81,13 @@ _ALL = [
         "WooCommerce variations embedded whole → variants; ids only → none.",
     ),
     Transform(
+        "variation_ids",
+        woocommerce.variation_ids,
+        "WooCommerce variations (ids, or embedded whole) → their ids, comma-joined; an empty "
+        'list → "" (the product lists none).',
+        empty_is_value=True,
+    ),
+    Transform(
         "lookup", choices.lookup, "A value map with an optional default.", choices.LookupArgs
     ),
     Transform(

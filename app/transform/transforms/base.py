@@ -29,6 +29,7 @@ class Transform:
     takes_all: bool = False  # gets every source's value as a list, not the first present one
     needs_source: bool = True
     fills_absent: bool = False  # also runs (with None) when the source is absent
+    empty_is_value: bool = False  # an empty list/object/string is a value, not an absent source
 
 
 def wrong_type(value: object, expected: str) -> NormalisationError:

@@ -4,6 +4,8 @@ WooCommerce's own product lists its variations by id only (`variations: [813, 81
 may embed each variation whole (the objects /products/<id>/variations returns: `id`, `name`,
 `sku`, `price`/`regular_price`/`sale_price` strings with "" for unset, `stock_quantity`,
 `attributes: [{id, name, option}]`). Ids give no variants; embedded objects give one each.
+Either way the ids are kept (`variation_ids`): a stored variant whose variation the product no
+longer lists was deleted in WooCommerce, and goes (app.records.variations).
 """
 
 from typing import Any
@@ -53,3 +55,20 @@ def woocommerce_variations(value: Any, args: Args, scope: Scope) -> list[dict[st
         except NormalisationError as error:
             raise NormalisationError(error.code, f"[{position}]: {error.message}") from None
     return variants or None
+
+
+def variation_ids(value: Any, args: Args, scope: Scope) -> str:
+    """The variation ids a product lists (ids, or the ids of variations embedded whole), joined
+    with commas; "" when it lists none (a simple product, or every variation deleted)."""
+    if not isinstance(value, list):
+        raise wrong_type(value, "a list of variations")
+    ids = []
+    for position, item in enumerate(value):
+        try:
+            found = identifier(item.get("id") if isinstance(item, dict) else item, args, scope)
+        except NormalisationError as error:
+            raise NormalisationError(error.code, f"[{position}]: {error.message}") from None
+        if "," in found:
+            raise NormalisationError("invalid_id", f"[{position}]: {found!r} holds a comma")
+        ids.append(found)
+    return ",".join(ids)

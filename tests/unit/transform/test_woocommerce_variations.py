@@ -57,7 +57,8 @@ def test_a_bad_embedded_variation_is_an_error_on_variants_naming_it(
     [product] = copy.deepcopy(EXPANDED.records())
     change(product["variations"])
     data, errors = _map(product)
-    assert [e[1:] for e in errors] == [("variants", "variations")]
+    on_variants = [e[1:] for e in errors if e[1] != "attributes.variation_ids"]  # tested below
+    assert on_variants == [("variants", "variations")]
     assert "variants" not in data and data["name"] == "Wool Beanie"  # the rest is kept
     found = WOO.mapper().map(product)[1][0].message
     assert message in found
@@ -87,3 +88,30 @@ def test_a_variation_without_its_parent_id_is_held() -> None:
     del grey["parent_id"]
     _, errors = _map(grey)
     assert errors == [("missing_source", "attributes.parent_external_id", "parent_id")]
+
+
+def test_the_variations_a_product_lists_are_kept_as_its_variation_ids() -> None:
+    simple, variable = WOO.records()
+    assert _map(variable)[0]["attributes"]["variation_ids"] == "813,814"
+    assert _map(simple)[0]["attributes"]["variation_ids"] == ""  # an empty list lists none
+    without = {k: v for k, v in variable.items() if k != "variations"}
+    assert "variation_ids" not in _map(without)[0]["attributes"]  # says nothing
+    [expanded] = EXPANDED.records()
+    assert _map(expanded)[0]["attributes"]["variation_ids"] == "813,814"
+
+
+@pytest.mark.parametrize(
+    ("variations", "message"),
+    [
+        ("813", "expected a list of variations, got str"),
+        ([813, None], "[1]: expected an id (string or integer), got NoneType"),
+        ([{"sku": "X"}], "[0]: expected an id (string or integer), got NoneType"),
+        (["81,3"], "[0]: '81,3' holds a comma"),
+    ],
+)
+def test_variation_ids_that_are_not_ids_are_field_errors(variations: Any, message: str) -> None:
+    [_, variable] = WOO.records()
+    data, errors = WOO.mapper().map({**variable, "variations": variations})
+    assert "variation_ids" not in data["attributes"]
+    found = [e for e in errors if e.dotted_path == "attributes.variation_ids"]
+    assert [e.message for e in found] == [f"variations → attributes.variation_ids: {message}"]
