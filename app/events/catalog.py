@@ -38,7 +38,8 @@ CATALOG: dict[EventType, EventSpec] = {
                 "job_id": "The job's id (job_…).",
                 "entity": "product, asset, campaign or audience.",
                 "status": "SUCCEEDED, PARTIALLY_SUCCEEDED or FAILED.",
-                "counters": "received, valid, quarantined, unchanged, stale, written.",
+                "counters": "received, valid, quarantined, unchanged, stale, written, held (valid "
+                "WooCommerce variations waiting for their parent product).",
                 "request_id": "X-Request-ID of the call that created the job, or null.",
                 "finished_at": "When the job finished (RFC 3339 UTC).",
             },

@@ -19,6 +19,7 @@ def record_job_completed(session: AsyncSession, job: IngestJob) -> Event:
         "unchanged": job.unchanged,
         "stale": job.stale,
         "written": job.written,
+        "held": job.held,
     }
     data = {
         "job_id": job.id,

@@ -44,7 +44,7 @@ GRAPHQL_ERRORS = Counter(
 INGEST_RECORDS = Counter(
     "gateway_ingest_records",
     "Records processed by ingest jobs, by entity and outcome (valid, quarantined; of the valid: "
-    "written, unchanged, stale).",
+    "written, unchanged, stale, held).",
     ["entity", "outcome"],
     registry=REGISTRY,
 )

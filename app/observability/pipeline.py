@@ -30,7 +30,7 @@ from app.tenancy.models import Tenant
 
 log = structlog.get_logger("gateway.ams")
 
-INGEST_OUTCOMES = ("valid", "quarantined", "written", "unchanged", "stale")
+INGEST_OUTCOMES = ("valid", "quarantined", "written", "unchanged", "stale", "held")
 # /v0/{baseId}/… and /v0/meta/bases/{baseId}/…, behind any prefix (the sandbox's /sandbox/airtable)
 _BASE_IN_PATH = re.compile(r"/v0/(?:meta/bases/)?(app[A-Za-z0-9]{14})(?:/|$)")
 

@@ -533,6 +533,7 @@ def job_payload(number: int) -> dict[str, Any]:
             "unchanged": 0,
             "stale": 0,
             "written": 1,
+            "held": 0,
         },
         "request_id": None,
         "finished_at": "2026-11-25T10:00:00Z",

@@ -33,6 +33,7 @@ VARIATIONS = next(page for page in PAGES if page.name == "woocommerce/variations
 # What the variations say as the beanie's variants (their golden records' own variant).
 GREY, NAVY = (golden["data"]["variants"][0] for golden in VARIATIONS.expected())
 
+JOB_EVENTS = """{ events(type: "job.completed", first: 10) { nodes { body } } }"""
 RESOLUTIONS = """query History($platform: SourcePlatform, $id: String) {
   recordResolutions(entity: PRODUCT, sourcePlatform: $platform, externalId: $id) {
     nodes { kind field jobId detail }
@@ -138,6 +139,8 @@ async def test_variations_before_their_parent_wait_for_it_and_stay_with_it(
     job = await pushed(gql, services, tenant, VARIATIONS.records())
     assert job["status"] == "SUCCEEDED"
     assert counted(job) == (2, 0, 0, 0, 2)  # held: valid, not written
+    [event] = (await gql(JOB_EVENTS, key=tenant.secret))["events"]["nodes"]
+    assert event["body"]["data"]["counters"]["held"] == 2  # told downstream too
     assert await stored(gql, tenant) == []
     held = await history(gql, tenant)
     assert sorted((r["kind"], r["detail"]["variation"]["external_id"]) for r in held) == [
