@@ -12,7 +12,7 @@ created while it was open (quarantined ones count: the source still has them).
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVarTuple, cast
+from typing import Any, TypeVar, TypeVarTuple, cast
 
 import orjson
 from sqlalchemy import Row, Select, Table, and_, delete, select, tuple_
@@ -36,6 +36,7 @@ CHUNK = 500
 Key = tuple[str, str]  # (source_platform, external_id)
 FINAL = {status.value for status in FINAL_STATUSES}
 Columns = TypeVarTuple("Columns")
+Value = TypeVar("Value")
 
 
 @dataclass
@@ -91,13 +92,11 @@ async def _stored(
     session: AsyncSession, tenant: Tenant, entity: Entity, keys: set[Key]
 ) -> set[Key]:
     found: set[Key] = set()
-    wanted = list(keys)
-    for start in range(0, len(wanted), CHUNK):
+    for chunk in in_lists(list(keys)):
         identity = tuple_(CanonicalRecord.source_platform, CanonicalRecord.external_id)
         rows = await session.execute(
             select(CanonicalRecord.source_platform, CanonicalRecord.external_id).where(
-                *scoped(CanonicalRecord, tenant, entity),
-                identity.in_(wanted[start : start + CHUNK]),
+                *scoped(CanonicalRecord, tenant, entity), identity.in_(chunk)
             )
         )
         found |= {(row[0], row[1]) for row in rows}
@@ -147,15 +146,13 @@ async def archived_keys(
     source_updated_at is alive again), and since when."""
     found: dict[Key, datetime] = {}
     archived, record = ArchivedRecord, CanonicalRecord
-    for start in range(0, len(keys), CHUNK):
+    for chunk in in_lists(keys):
         rows = await session.execute(
             select(archived.source_platform, archived.external_id, archived.archived_at)
             .join(record, same_record(record, archived))
             .where(
                 *scoped(archived, tenant, entity),
-                tuple_(archived.source_platform, archived.external_id).in_(
-                    list(keys[start : start + CHUNK])
-                ),
+                tuple_(archived.source_platform, archived.external_id).in_(chunk),
                 record.source_updated_at <= archived.archived_at,
             )
         )
@@ -174,12 +171,24 @@ def by_key(table: Any, keys: Sequence[Key]) -> list[Any]:
     for platform, external_id in keys:
         ids.setdefault(platform, []).append(external_id)
     return [
-        and_(
-            table.source_platform == platform, table.external_id.in_(chosen[start : start + CHUNK])
-        )
+        and_(table.source_platform == platform, table.external_id.in_(chunk))
         for platform, chosen in sorted(ids.items())
-        for start in range(0, len(chosen), CHUNK)
+        for chunk in in_lists(chosen)
     ]
+
+
+def in_lists(values: Sequence[Value], size: int = CHUNK) -> list[list[Value]]:
+    """`values` in lists of at most `size` for IN (...), each padded by repeating its last value
+    up to the next of a few lengths (powers of two, then `size`). The driver sends one SQL text
+    per length (a placeholder per value), each prepared and kept apart by the connection and
+    PostgreSQL; a duplicate in IN changes no result."""
+    chunks = [list(values[start : start + size]) for start in range(0, len(values), size)]
+    return [_padded(chunk, size) for chunk in chunks]
+
+
+def _padded(chunk: list[Value], size: int) -> list[Value]:
+    length = min(1 << (len(chunk) - 1).bit_length(), size)
+    return chunk + [chunk[-1]] * (length - len(chunk))
 
 
 async def archived_after(

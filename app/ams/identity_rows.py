@@ -73,7 +73,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.ams.archival import archival_shown, archivals_of, records_of, same_record, scoped
+from app.ams.archival import (
+    archival_shown,
+    archivals_of,
+    in_lists,
+    records_of,
+    same_record,
+    scoped,
+)
 from app.ams.due import mark_pending, mark_sync_due
 from app.ams.fieldmap import TableMap
 from app.ams.models import AmsSyncRecord, AmsSyncState, RecordSyncStatus
@@ -175,8 +182,7 @@ def _value(policy: Policy, record: CanonicalRecord) -> str | None:
 
 
 def _chunks(values: Iterable[str]) -> list[list[str]]:
-    ordered = sorted(values)
-    return [ordered[start : start + IN_CHUNK] for start in range(0, len(ordered), IN_CHUNK)]
+    return in_lists(sorted(values), IN_CHUNK)
 
 
 async def _sharing(

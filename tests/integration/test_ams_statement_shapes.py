@@ -1,11 +1,17 @@
 """A sync looks up the attempts and held entries of pages and batches of every size. Each distinct
 statement stays in the engine's cache of compiled statements for the life of the worker, so a
 statement per number of records (~1 MB each at 100 records) grew the worker's memory for hours;
-the lookups compile once whatever the number of records."""
+the lookups compile once whatever the number of records. The SQL text sent still has a
+placeholder per value of an IN list, and each distinct text is prepared and kept by the
+connection and PostgreSQL: IN lists come in a few lengths only."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
+
+from sqlalchemy import event
 
 from app.ams import rejections, retries
 from app.contracts.entities import Entity
@@ -19,6 +25,23 @@ RECORDS = 40
 
 def _key(number: int) -> retries.Key:
     return ("shopify" if number % 2 else "woocommerce", f"p{number}")
+
+
+@contextmanager
+def _texts_sent(services: Services, *tables: str) -> Iterator[set[str]]:
+    """The distinct SQL texts sent while inside that name one of `tables`."""
+    sent: set[str] = set()
+
+    def send(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if any(table in statement for table in tables):
+            sent.add(statement)
+
+    engine = services.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", send)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", send)
 
 
 def _record(number: int) -> Any:
@@ -39,16 +62,20 @@ async def test_lookups_of_pages_of_every_size_compile_once(
         await retries.count_failures(session, scope, records, failure, services.settings, NOW)
 
     compiled: dict[Any, Any] = {}
-    for count in range(1, RECORDS + 1):
-        keys = [_key(n) for n in range(count)]
-        async with services.sessions() as session, session.begin():
-            await session.connection(execution_options={"compiled_cache": compiled})
-            found = await retries.pending(session, scope, "product", keys)
-            assert set(found) == failed & set(keys)
-            others = [key for key in keys if key not in failed]
-            await rejections.resolve(session, scope, Entity.PRODUCT, others)
+    with _texts_sent(services, "ams_record_retries", "quarantined_records") as sent:
+        for count in range(1, RECORDS + 1):
+            keys = [_key(n) for n in range(count)]
+            async with services.sessions() as session, session.begin():
+                await session.connection(execution_options={"compiled_cache": compiled})
+                found = await retries.pending(session, scope, "product", keys)
+                assert set(found) == failed & set(keys)
+                others = [key for key in keys if key not in failed]
+                await rejections.resolve(session, scope, Entity.PRODUCT, others)
 
     assert len(compiled) == 3  # the attempts read and forgotten, the held entries resolved
+    # IN lists of 1, 2, 4, 8, 16 or 32 ids: 1 to 20 per platform read, 1 to 13 not failed
+    # forgotten and resolved
+    assert len(sent) == 6 + 5 + 5
     async with services.sessions() as session, session.begin():
         await rejections.resolve(session, scope, Entity.PRODUCT, [_key(0), _key(3)])
         left = await retries.pending(session, scope, "product", [_key(n) for n in range(RECORDS)])
