@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 from alembic import command
 from sqlalchemy import Connection, inspect, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.engine import create_engine
 from app.db.migrate import alembic_config
@@ -49,17 +50,21 @@ def _migrate(connection: Connection, revision: str) -> None:
         command.upgrade(config, revision)
 
 
+async def at_revision_with_a_client(connection: AsyncConnection, revision: str) -> None:
+    """The schema upgraded to `revision`, holding one client, cli_1."""
+    await connection.run_sync(lambda c: command.upgrade(alembic_config(c), revision))
+    await connection.execute(
+        text(
+            "INSERT INTO clients (id, name, created_at) VALUES ('cli_1', 'Acme', CURRENT_TIMESTAMP)"
+        )
+    )
+
+
 async def test_the_dead_unchanged_column_is_dropped_and_comes_back_on_downgrade(empty_database):
     engine = create_engine(empty_database)
     try:
         async with engine.begin() as connection:
-            await connection.run_sync(lambda c: command.upgrade(alembic_config(c), BEFORE))
-            await connection.execute(
-                text(
-                    "INSERT INTO clients (id, name, created_at) "
-                    "VALUES ('cli_1', 'Acme', CURRENT_TIMESTAMP)"
-                )
-            )
+            await at_revision_with_a_client(connection, BEFORE)
             await connection.execute(
                 text(
                     "INSERT INTO ams_sync_state (client_id, livemode, entity, due_seq, done_seq, "

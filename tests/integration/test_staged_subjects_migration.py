@@ -2,12 +2,14 @@
 the payloads already staged, whatever their shape), products get none, and a downgrade brings
 the expression indexes back."""
 
-from alembic import command
 from sqlalchemy import text
 
 from app.db.engine import create_engine
-from app.db.migrate import alembic_config
-from tests.integration.test_ams_sync_state_migration import _migrate, empty_database
+from tests.integration.test_ams_sync_state_migration import (
+    _migrate,
+    at_revision_with_a_client,
+    empty_database,
+)
 
 __all__ = ["empty_database"]  # the fixture, a database of this test's own
 
@@ -29,13 +31,7 @@ async def test_staged_subjects_are_backfilled_for_people_only(empty_database):
     engine = create_engine(empty_database)
     try:
         async with engine.begin() as connection:
-            await connection.run_sync(lambda c: command.upgrade(alembic_config(c), BEFORE))
-            await connection.execute(
-                text(
-                    "INSERT INTO clients (id, name, created_at) "
-                    "VALUES ('cli_1', 'Acme', CURRENT_TIMESTAMP)"
-                )
-            )
+            await at_revision_with_a_client(connection, BEFORE)
             await connection.execute(text(JOB), {"id": "job_a", "entity": "audience"})
             await connection.execute(text(JOB), {"id": "job_p", "entity": "product"})
             hubspot = '{"id": "5101", "properties": {"email": "Ada@Example.com"}}'

@@ -1,12 +1,14 @@
 """Migration 0035: ingest jobs get a held counter, 0 for the jobs already there, and a
 downgrade drops it and keeps the jobs."""
 
-from alembic import command
 from sqlalchemy import inspect, text
 
 from app.db.engine import create_engine
-from app.db.migrate import alembic_config
-from tests.integration.test_ams_sync_state_migration import _migrate, empty_database
+from tests.integration.test_ams_sync_state_migration import (
+    _migrate,
+    at_revision_with_a_client,
+    empty_database,
+)
 from tests.integration.test_staged_subjects_migration import JOB
 
 __all__ = ["empty_database"]  # the fixture, a database of this test's own
@@ -19,13 +21,7 @@ async def test_jobs_already_there_held_nothing_and_a_downgrade_keeps_them(empty_
     engine = create_engine(empty_database)
     try:
         async with engine.begin() as connection:
-            await connection.run_sync(lambda c: command.upgrade(alembic_config(c), BEFORE))
-            await connection.execute(
-                text(
-                    "INSERT INTO clients (id, name, created_at) "
-                    "VALUES ('cli_1', 'Acme', CURRENT_TIMESTAMP)"
-                )
-            )
+            await at_revision_with_a_client(connection, BEFORE)
             await connection.execute(text(JOB), {"id": "job_old", "entity": "product"})
         async with engine.begin() as connection:
             await connection.run_sync(_migrate, AFTER)
