@@ -66,36 +66,27 @@ class InProcessBuckets:
 
 # For each bucket in turn: refill, take one token if there is one, store, and let an idle bucket
 # expire once it would be full anyway. Redis' clock, so processes on different machines agree on
-# time. Takes of one key in the same call run one after another, as separate calls would. ARGV
-# holds the limits as runs (capacity, per second, how many of the next KEYS have that limit): a
-# batch's takes mostly share one limit, and three arguments for it cost less to send than two
-# per key.
+# time. Takes of one key in the same call run one after another, as separate calls would.
 _TAKE_EACH = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local answers = {}
-local i = 0
-for run = 1, #ARGV, 3 do
-  local capacity = tonumber(ARGV[run])
-  local per_second = tonumber(ARGV[run + 1])
-  local ttl = math.ceil(capacity / per_second * 1000) + 1000
-  for _ = 1, tonumber(ARGV[run + 2]) do
-    i = i + 1
-    local key = KEYS[i]
-    local state = redis.call('HMGET', key, 'tokens', 'at')
-    local tokens = tonumber(state[1]) or capacity
-    local at = tonumber(state[2]) or now
-    tokens = math.min(capacity, tokens + math.max(0, now - at) * per_second)
-    local allowed = 0
-    if tokens >= 1 then
-      tokens = tokens - 1
-      allowed = 1
-    end
-    redis.call('HSET', key, 'tokens', tostring(tokens), 'at', tostring(now))
-    redis.call('PEXPIRE', key, ttl)
-    answers[2 * i - 1] = allowed
-    answers[2 * i] = tostring(tokens)
+for i, key in ipairs(KEYS) do
+  local capacity = tonumber(ARGV[2 * i - 1])
+  local per_second = tonumber(ARGV[2 * i])
+  local state = redis.call('HMGET', key, 'tokens', 'at')
+  local tokens = tonumber(state[1]) or capacity
+  local at = tonumber(state[2]) or now
+  tokens = math.min(capacity, tokens + math.max(0, now - at) * per_second)
+  local allowed = 0
+  if tokens >= 1 then
+    tokens = tokens - 1
+    allowed = 1
   end
+  redis.call('HSET', key, 'tokens', tostring(tokens), 'at', tostring(now))
+  redis.call('PEXPIRE', key, math.ceil(capacity / per_second * 1000) + 1000)
+  answers[2 * i - 1] = allowed
+  answers[2 * i] = tostring(tokens)
 end
 return answers
 """
@@ -116,8 +107,9 @@ class RedisBuckets:
         return await self._takes((key, limit))
 
     async def _take_all(self, takes: list[Take]) -> list[Decision]:
-        keys = [(self._prefix + key).encode() for key, _ in takes]
-        answers = await self._script(keys=keys, args=_limit_runs(takes))
+        keys = [self._prefix + key for key, _ in takes]
+        args = [value for _, limit in takes for value in (limit.capacity, limit.per_second)]
+        answers = await self._script(keys=keys, args=args)
         return [
             Decision.of(limit, bool(answers[2 * n]), float(answers[2 * n + 1]))
             for n, (_, limit) in enumerate(takes)
@@ -125,16 +117,3 @@ class RedisBuckets:
 
     async def close(self) -> None:
         await self._redis.aclose()
-
-
-def _limit_runs(takes: list[Take]) -> list[float]:
-    """The script's ARGV: (capacity, per second, count) for each run of takes with one limit."""
-    runs: list[float] = []
-    previous = None
-    for _, limit in takes:
-        if limit is previous or limit == previous:
-            runs[-1] += 1
-        else:
-            runs += (limit.capacity, limit.per_second, 1)
-            previous = limit
-    return runs

@@ -10,7 +10,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.ratelimit.buckets import Decision
-from app.ratelimit.service import rate_limited
+from app.ratelimit.service import rate_limit_headers, rate_limited
 from app.services import Services
 from app.tenancy.models import Principal
 
@@ -80,12 +80,7 @@ class RateLimitHeadersMiddleware:
 
 
 def _encoded(decision: Decision) -> list[tuple[bytes, bytes]]:
-    """RateLimit-* on every answer; Retry-After when the request was refused."""
-    headers = [
-        (b"ratelimit-limit", b"%d" % decision.limit),
-        (b"ratelimit-remaining", b"%d" % decision.remaining),
-        (b"ratelimit-reset", b"%d" % decision.reset_seconds),
+    return [
+        (name.lower().encode(), value.encode())
+        for name, value in rate_limit_headers(decision).items()
     ]
-    if not decision.allowed:
-        headers.append((b"retry-after", b"%d" % decision.retry_after_seconds))
-    return headers

@@ -227,3 +227,15 @@ def rate_limited(decision: Decision, whose: str = "this API key") -> GatewayErro
         f"Retry in {decision.retry_after_seconds} s.",
         kind="rate_limited",
     )
+
+
+def rate_limit_headers(decision: Decision) -> dict[str, str]:
+    """RateLimit-* on every answer; Retry-After when the request was refused."""
+    headers = {
+        "RateLimit-Limit": str(decision.limit),
+        "RateLimit-Remaining": str(decision.remaining),
+        "RateLimit-Reset": str(decision.reset_seconds),
+    }
+    if not decision.allowed:
+        headers["Retry-After"] = str(decision.retry_after_seconds)
+    return headers

@@ -72,27 +72,6 @@ async def test_keys_taken_together_keep_their_own_buckets_and_limits(
 
 
 @pytest.mark.redis
-async def test_interleaved_limits_in_one_call_each_reach_their_own_keys(
-    buckets: RedisBuckets,
-) -> None:
-    """The script gets the limits as runs of takes sharing one; alternating limits make a run
-    per take, and each key still gets its own."""
-    small, large = unique_key(), unique_key()
-    limits = {
-        small: RateLimit(capacity=2, per_second=SLOW),
-        large: RateLimit(capacity=4, per_second=SLOW),
-    }
-    order = [small, large, large, small, large, small, small, large, large]
-    decisions = await asyncio.gather(*(buckets.take(key, limits[key]) for key in order))
-    by_key = {
-        key: [(d.limit, d.allowed) for k, d in zip(order, decisions, strict=True) if k == key]
-        for key in limits
-    }
-    assert by_key[small] == [(2, True), (2, True), (2, False), (2, False)]
-    assert by_key[large] == [(4, True)] * 4 + [(4, False)]
-
-
-@pytest.mark.redis
 async def test_takes_arriving_together_share_one_script_call(
     buckets: RedisBuckets, redis_url: str
 ) -> None:

@@ -39,20 +39,12 @@ def rest_router() -> Router:
     return Router(
         path="/",
         route_handlers=[
-            _audited(
-                _guarded(policy.INGEST, [*INGEST_HANDLERS, *ARCHIVE_HANDLERS]),
-                _guarded(policy.READ, JOB_HANDLERS),
-            ),
+            _guarded(policy.INGEST, [*INGEST_HANDLERS, *ARCHIVE_HANDLERS]),
+            _guarded(policy.READ, JOB_HANDLERS),
             *WEBHOOK_HANDLERS,  # signed by the platform, not keyed: see app.api.rest.webhooks
         ],
         dependencies={"services": Provide(services_of, sync_to_thread=False)},
-        middleware=[RateLimitHeadersMiddleware],
+        middleware=[AuditWrites, RateLimitHeadersMiddleware],
         security=SECURITY,
         include_in_schema=True,
     )
-
-
-def _audited(*routers: Router) -> Router:
-    """The keyed handlers, whose writes are audited. Webhooks stay outside: they have no
-    principal, so auditing would only observe their answers and record nothing."""
-    return Router(path="/", route_handlers=list(routers), middleware=[AuditWrites])
