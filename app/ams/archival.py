@@ -12,7 +12,7 @@ created while it was open (quarantined ones count: the source still has them).
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar, TypeVarTuple, cast
+from typing import Any, TypeVarTuple, cast
 
 import orjson
 from sqlalchemy import Row, Select, Table, and_, delete, select, tuple_
@@ -23,6 +23,7 @@ from app.ams.due import mark_sync_due
 from app.ams.models import ArchivedRecord, ArchiveReason, FullResync, ResyncStatus
 from app.contracts.entities import Entity
 from app.contracts.fields import SourcePlatform
+from app.db.in_lists import in_lists
 from app.db.models import CanonicalRecord, IngestJob, StagedRecord
 from app.errors import FieldError, GatewayError
 from app.ids import new_id
@@ -36,7 +37,6 @@ CHUNK = 500
 Key = tuple[str, str]  # (source_platform, external_id)
 FINAL = {status.value for status in FINAL_STATUSES}
 Columns = TypeVarTuple("Columns")
-Value = TypeVar("Value")
 
 
 @dataclass
@@ -92,7 +92,7 @@ async def _stored(
     session: AsyncSession, tenant: Tenant, entity: Entity, keys: set[Key]
 ) -> set[Key]:
     found: set[Key] = set()
-    for chunk in in_lists(list(keys)):
+    for chunk in in_lists(list(keys), CHUNK):
         identity = tuple_(CanonicalRecord.source_platform, CanonicalRecord.external_id)
         rows = await session.execute(
             select(CanonicalRecord.source_platform, CanonicalRecord.external_id).where(
@@ -146,7 +146,7 @@ async def archived_keys(
     source_updated_at is alive again), and since when."""
     found: dict[Key, datetime] = {}
     archived, record = ArchivedRecord, CanonicalRecord
-    for chunk in in_lists(keys):
+    for chunk in in_lists(keys, CHUNK):
         rows = await session.execute(
             select(archived.source_platform, archived.external_id, archived.archived_at)
             .join(record, same_record(record, archived))
@@ -173,22 +173,8 @@ def by_key(table: Any, keys: Sequence[Key]) -> list[Any]:
     return [
         and_(table.source_platform == platform, table.external_id.in_(chunk))
         for platform, chosen in sorted(ids.items())
-        for chunk in in_lists(chosen)
+        for chunk in in_lists(chosen, CHUNK)
     ]
-
-
-def in_lists(values: Sequence[Value], size: int = CHUNK) -> list[list[Value]]:
-    """`values` in lists of at most `size` for IN (...), each padded by repeating its last value
-    up to the next of a few lengths (powers of two, then `size`). The driver sends one SQL text
-    per length (a placeholder per value), each prepared and kept apart by the connection and
-    PostgreSQL; a duplicate in IN changes no result."""
-    chunks = [list(values[start : start + size]) for start in range(0, len(values), size)]
-    return [_padded(chunk, size) for chunk in chunks]
-
-
-def _padded(chunk: list[Value], size: int) -> list[Value]:
-    length = min(1 << (len(chunk) - 1).bit_length(), size)
-    return chunk + [chunk[-1]] * (length - len(chunk))
 
 
 async def archived_after(

@@ -8,13 +8,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, false, or_, select, update
+from sqlalchemy import Row, Table, and_, bindparam, false, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.ams.models import AmsSyncState
 from app.contracts.entities import Entity
 from app.db.engine import reading
+from app.db.in_lists import in_lists
 from app.db.models import CanonicalRecord, IngestJob
 from app.settings import Settings
 from app.tenancy.models import Tenant
@@ -145,8 +146,13 @@ async def claim_due_syncs(
     async with sessions() as session, session.begin():
         claimed = await session.execute(
             update(state)
-            .where(_due(now, settings), state.client_id.in_({row[0] for row in found}))
+            .where(_due(now, settings), state.client_id.in_(_one_in_list(found)))
             .values(dispatched_at=now)
             .returning(*columns)
         )
         return sorted((row[0], bool(row[1]), row[2]) for row in claimed.all())
+
+
+def _one_in_list(found: Sequence[Row[str, bool, str]]) -> list[str]:
+    """The clients of one sweep's rows (at most SWEEP_BATCH), padded to one of a few lengths."""
+    return in_lists(sorted({row[0] for row in found}), SWEEP_BATCH)[0]

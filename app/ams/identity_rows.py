@@ -76,7 +76,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.ams.archival import (
     archival_shown,
     archivals_of,
-    in_lists,
     records_of,
     same_record,
     scoped,
@@ -85,6 +84,7 @@ from app.ams.due import mark_pending, mark_sync_due
 from app.ams.fieldmap import TableMap
 from app.ams.models import AmsSyncRecord, AmsSyncState, RecordSyncStatus
 from app.contracts.entities import Entity
+from app.db.in_lists import in_lists
 from app.db.models import Base, CanonicalRecord, UtcDateTime
 from app.ids import new_id
 from app.records.conflicts import merge

@@ -27,6 +27,7 @@ from app.ams.due import mark_pending, mark_sync_due
 from app.ams.fieldmap import TableMap
 from app.ams.models import AmsSyncRecord
 from app.contracts.entities import Entity
+from app.db.in_lists import in_lists
 from app.db.models import CanonicalRecord, IngestJob
 from app.ids import new_id
 from app.quarantine.models import QuarantinedRecord, QuarantineStage, QuarantineStatus
@@ -39,6 +40,7 @@ ASSET_REJECTED = "asset_rejected"  # the asset's file could not be fetched or wa
 AMS_EXHAUSTED = "ams_exhausted"  # transient failures (5xx, timeouts, ...) until retries ran out
 HELD = (QuarantineStatus.OPEN.value, QuarantineStatus.EXHAUSTED.value)
 NO_RAW_INPUT = -1
+JOB_IDS_PER_QUERY = 500
 Key = tuple[str, str]  # (source_platform, external_id)
 _QUOTED = re.compile(r'"+([^"]+)"+')
 
@@ -136,7 +138,9 @@ async def _hold(
         )
     held = {(entry.source_platform, entry.external_id): entry for entry in entries}
     wanted_jobs = {refusal.record.last_job_id for refusal in refusals}
-    jobs = set(await session.scalars(select(IngestJob.id).where(IngestJob.id.in_(wanted_jobs))))
+    jobs: set[str] = set()
+    for chunk in in_lists(sorted(wanted_jobs), JOB_IDS_PER_QUERY):
+        jobs |= set(await session.scalars(select(IngestJob.id).where(IngestJob.id.in_(chunk))))
     now = datetime.now(UTC)
     for refusal in refusals:
         record = refusal.record

@@ -18,10 +18,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.ams.archival import scoped
 from app.ams.deletion import AmsTable, delete_rows
 from app.ams.due import mark_sync_due
 from app.ams.models import AmsSyncRecord
 from app.contracts.entities import Entity
+from app.db.in_lists import in_lists
 from app.reconciliation.compare import Finding, Key
 from app.reconciliation.models import MismatchKind
 from app.reconciliation.snapshot import IN_CHUNK
@@ -68,13 +70,10 @@ async def _sync_records(
     session: AsyncSession, tenant: Tenant, entity: Entity, external_ids: list[str]
 ) -> list[AmsSyncRecord]:
     found: list[AmsSyncRecord] = []
-    for start in range(0, len(external_ids), IN_CHUNK):
+    for chunk in in_lists(external_ids, IN_CHUNK):
         found += await session.scalars(
             select(AmsSyncRecord).where(
-                AmsSyncRecord.client_id == tenant.client_id,
-                AmsSyncRecord.livemode == tenant.livemode,
-                AmsSyncRecord.entity == entity.value,
-                AmsSyncRecord.external_id.in_(external_ids[start : start + IN_CHUNK]),
+                *scoped(AmsSyncRecord, tenant, entity), AmsSyncRecord.external_id.in_(chunk)
             )
         )
     return found

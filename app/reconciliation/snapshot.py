@@ -18,6 +18,7 @@ from app.ams.archival import same_record, scoped
 from app.ams.fieldmap import TableMap
 from app.ams.models import AmsSyncRecord, RecordSyncStatus
 from app.contracts.entities import Entity
+from app.db.in_lists import in_lists
 from app.db.models import CanonicalRecord
 from app.reconciliation.compare import Columns, Expected, Key
 from app.records.policies import current_policy
@@ -169,12 +170,12 @@ async def rewritten_since(
     """Records the sync wrote while the audit read the base: not judged on what it read."""
     synced, moved = AmsSyncRecord, set()
     external_ids = sorted({key[1] for key in keys})
-    for start in range(0, len(external_ids), IN_CHUNK):
+    for chunk in in_lists(external_ids, IN_CHUNK):
         found = await session.execute(
             select(synced.source_platform, synced.external_id).where(
                 *scoped(synced, tenant, entity),
                 synced.updated_at >= since,
-                synced.external_id.in_(external_ids[start : start + IN_CHUNK]),
+                synced.external_id.in_(chunk),
             )
         )
         moved |= {(platform, external_id) for platform, external_id in found}
