@@ -159,6 +159,14 @@ def serialise_records(records: list[Any]) -> tuple[list[bytes], str]:
     return payloads, digest.hexdigest()
 
 
+def subjects_of(records: list[Any], entity: str) -> list[Subject] | None:
+    """Whom each parsed audience record names, read from the values already in hand; None
+    (staged_rows reads the payloads) for other entities and for canonical JSON Fragments."""
+    if entity != Entity.AUDIENCE.value or any(isinstance(r, orjson.Fragment) for r in records):
+        return None
+    return [subject_in(record) for record in records]
+
+
 def staged_rows(
     job_id: str,
     client_id: str,
@@ -244,7 +252,8 @@ async def accept_ingest(
         if earlier is not None:
             return replay(earlier, request_hash)
     job = new_job(principal, request, request_hash, received=len(payloads))
-    rows = staged_rows(job.id, job.client_id, 0, payloads, job.entity, request.subjects)
+    subjects = request.subjects or subjects_of(request.records, job.entity)
+    rows = staged_rows(job.id, job.client_id, 0, payloads, job.entity, subjects)
     if request.idempotency_key is None:
         await _persist(session, job, rows)
         return IngestAccepted(job=job, replayed=False)
@@ -293,7 +302,10 @@ async def append_records(
         return False
     received, entity = row
     first = received - len(payloads)
-    await stage_records(session, staged_rows(job_id, tenant.client_id, first, payloads, entity))
+    subjects = subjects_of(records, entity)
+    await stage_records(
+        session, staged_rows(job_id, tenant.client_id, first, payloads, entity, subjects)
+    )
     return True
 
 
