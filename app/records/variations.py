@@ -36,7 +36,7 @@ the product of the same tenant and platform whose external_id is parent_external
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -169,20 +169,33 @@ async def lock_parents(
         await session.execute(_LOCK, {"keys": keys, "exclusive": [k in exclusive for k in keys]})
 
 
-def with_variant(data: dict[str, Any], variant: dict[str, Any]) -> dict[str, Any]:
-    """A product's data with this variant replacing the one of its id, or added last."""
-    variants = list(data.get("variants") or [])
-    for index, current in enumerate(variants):
-        if current.get("external_id") == variant["external_id"]:
-            variants[index] = variant
-            break
-    else:
-        variants.append(variant)
-    return {**data, "variants": variants}
+class Variants:
+    """A product's variants by id, changed on one copy of its list: applying many variations
+    to one parent costs one pass, not one per variation."""
 
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.items: list[dict[str, Any]] = list(data.get("variants") or [])
+        self.positions: dict[Any, int] = {}
+        for index, variant in enumerate(self.items):
+            self.positions.setdefault(variant.get("external_id"), index)
 
-def _variant_ids(data: dict[str, Any]) -> set[str]:
-    return {variant.get("external_id") for variant in data.get("variants") or []}
+    def __contains__(self, variant_id: object) -> bool:
+        return variant_id in self.positions
+
+    def put(self, variant: dict[str, Any]) -> bool:
+        """This variant replacing the one of its id, or added last; whether anything changed."""
+        index = self.positions.get(variant["external_id"])
+        if index is None:
+            self.positions[variant["external_id"]] = len(self.items)
+            self.items.append(variant)
+            return True
+        if self.items[index] == variant:
+            return False
+        self.items[index] = variant
+        return True
+
+    def into(self, data: dict[str, Any]) -> dict[str, Any]:
+        return {**data, "variants": self.items}
 
 
 def _listed(data: dict[str, Any]) -> set[str] | None:
@@ -195,7 +208,7 @@ def _unlisted(listed: set[str] | None, variant_id: str) -> bool:
     return listed is not None and variant_id not in listed
 
 
-def _over_cap(variant_ids: set[str], variant_id: str) -> bool:
+def _over_cap(variant_ids: Collection[Any], variant_id: str) -> bool:
     """Would this variant be one more than a product may have?"""
     return variant_id not in variant_ids and len(variant_ids) >= MAX_VARIANTS
 
@@ -287,8 +300,8 @@ def merge_held(
     record: ValidRecord, rows: dict[str, VariantUpdate], held: HeldForParents
 ) -> ValidRecord:
     key = (record.source_platform, record.external_id)
-    own, listed = _variant_ids(record.data), _listed(record.data)
-    data, ids = record.data, set(own)
+    variants, listed = Variants(record.data), _listed(record.data)
+    own, changed = set(variants.positions), False
     for variant_id, row in sorted(rows.items()):
         if _unlisted(listed, variant_id) and row.source_updated_at < record.source_updated_at:
             held.removed.setdefault(key, []).append(row)
@@ -298,13 +311,13 @@ def merge_held(
         if variant_id in own and row.source_updated_at <= record.source_updated_at:
             held.outdated.setdefault(key, []).append(row)
             continue
-        if _over_cap(ids, variant_id):
+        if _over_cap(variants.positions, variant_id):
             continue
-        data = with_variant(data, dict(row.variant))
-        ids.add(variant_id)
+        changed = variants.put(dict(row.variant)) or changed
         held.applied.setdefault(key, []).append(row)
-    if data is record.data:
+    if not changed:
         return record
+    data = variants.into(record.data)
     return replace(record, data=data, content_hash=content_hash(data))
 
 
@@ -330,7 +343,11 @@ class _Parent:
     content_hash: str
     source_updated_at: datetime
     listed: set[str] | None  # the variation ids it lists (attributes.variation_ids)
+    variants: Variants
     changed: bool = False
+
+    def changed_data(self) -> dict[str, Any]:
+        return self.variants.into(self.data)
 
 
 async def _parents(
@@ -357,7 +374,12 @@ async def _parents(
         )
         for row in rows:
             found[(platform, row.external_id)] = _Parent(
-                row.id, dict(row.data), row.content_hash, row.source_updated_at, _listed(row.data)
+                row.id,
+                row.data,
+                row.content_hash,
+                row.source_updated_at,
+                _listed(row.data),
+                Variants(row.data),
             )
     return found
 
@@ -368,7 +390,7 @@ def _taken(row: VariantUpdate | None, variant_id: str, parent: _Parent | None) -
     if row is not None:
         return row.source_updated_at
     if parent is not None and (
-        variant_id in _variant_ids(parent.data) or _unlisted(parent.listed, variant_id)
+        variant_id in parent.variants or _unlisted(parent.listed, variant_id)
     ):
         return parent.source_updated_at
     return None
@@ -460,19 +482,18 @@ def _update_parent(
     parent: _Parent,
     rerun: bool,
 ) -> None:
-    data = with_variant(parent.data, variation.variant)
-    changed = data != parent.data
+    change = "updated" if variation.key[1] in parent.variants else "added"
+    changed = parent.variants.put(variation.variant)
     applied.outcomes[variation.key] = Outcome.WRITTEN if changed or rerun else Outcome.UNCHANGED
     applied.rows.append(_row(tenant, job_id, variation, applied=True))
     if changed or rerun:
         applied.written.append(variation.record)
     if changed:
-        change = "updated" if variation.key[1] in _variant_ids(parent.data) else "added"
         rule = "a variation read on its own updates its parent's variant of the same id"
         applied.resolutions.append(
             _change(variation, ResolutionKind.VARIANT_UPDATED, f"variant {change}", rule)
         )
-        parent.data, parent.changed = data, True
+        parent.changed = True
 
 
 def _apply_one(
@@ -498,7 +519,7 @@ def _apply_one(
             return
         waiting.add(variation.key[1])
         _hold(applied, tenant, job_id, variation, same, rerun)
-    elif _over_cap(_variant_ids(parent.data), variation.key[1]):
+    elif _over_cap(parent.variants.positions, variation.key[1]):
         applied.refused[variation.key] = _too_many(variation)
     else:
         _update_parent(applied, tenant, job_id, variation, parent, rerun)
@@ -532,12 +553,13 @@ async def _write_parents(
     """Each changed parent once, guarded by the content it was read with."""
     table, now = CanonicalRecord, datetime.now(UTC)
     for parent, read_hash in parents:
+        data = parent.changed_data()
         result = await session.execute(
             update(table)
             .where(table.id == parent.id, table.content_hash == read_hash)
             .values(
-                data=parent.data,
-                content_hash=content_hash(parent.data),
+                data=data,
+                content_hash=content_hash(data),
                 version=table.version + 1,
                 last_job_id=job_id,
                 updated_at=now,

@@ -11,10 +11,10 @@ from app.db.models import VariantUpdate
 from app.records.validation import ValidRecord, content_hash, validate_record
 from app.records.variations import (
     HeldForParents,
+    Variants,
     merge_held,
     split_variations,
     variation_of,
-    with_variant,
 )
 from tests.fixtures.platforms import PAGES
 
@@ -93,11 +93,24 @@ def test_a_variant_replaces_the_one_of_its_id_or_is_added_last() -> None:
         "name": "Beanie",
         "variants": [{"external_id": "813", "sku": "OLD"}, {"external_id": "9"}],
     }
-    replaced = with_variant(data, {"external_id": "813", "sku": "NEW"})
-    assert replaced["variants"] == [{"external_id": "813", "sku": "NEW"}, {"external_id": "9"}]
-    added = with_variant(data, {"external_id": "814"})
-    assert [v["external_id"] for v in added["variants"]] == ["813", "9", "814"]
+    variants = Variants(data)
+    assert variants.put({"external_id": "813", "sku": "NEW"}) is True
+    assert variants.put({"external_id": "813", "sku": "NEW"}) is False  # the same: no change
+    assert variants.into(data)["variants"] == [
+        {"external_id": "813", "sku": "NEW"},
+        {"external_id": "9"},
+    ]
+    assert variants.put({"external_id": "814"}) is True
+    assert [v["external_id"] for v in variants.into(data)["variants"]] == ["813", "9", "814"]
+    assert "814" in variants and "815" not in variants
     assert data["variants"][0]["sku"] == "OLD"  # the stored data is never changed in place
+
+
+def test_a_duplicated_variant_id_is_replaced_where_it_first_appears() -> None:
+    data = {"variants": [{"external_id": "7", "n": 1}, {"external_id": "7", "n": 2}]}
+    variants = Variants(data)
+    variants.put({"external_id": "7", "n": 3})
+    assert variants.into(data)["variants"] == [{"external_id": "7", "n": 3}, data["variants"][1]]
 
 
 def test_a_parent_without_variants_takes_all_its_held_variations() -> None:
