@@ -17,16 +17,23 @@ _SPACES = re.compile(r"\s+")
 _LINE_SPACES = re.compile(r"[^\S\n\t]+")
 _OTHER_LINE_SPACES = re.compile(r"[^\S\n\t ]")  # whitespace that is not a space, \n or \t
 _LINE_ENDS = re.compile(r"[ \t]+\n")
+_ASCII_CONTROLS = bytes([*range(0x09), *range(0x0B, 0x20), 0x7F])  # all but \t and \n
+_CONTROLS_TO_NUL = bytes.maketrans(_ASCII_CONTROLS, bytes(len(_ASCII_CONTROLS)))
 
 
 def without_controls(text: str) -> str:
     return _DROPPED.sub("", text)
 
 
+def is_plain_ascii(text: str) -> bool:
+    """ASCII without control characters but \n and \t (a byte table: isprintable is slower)."""
+    return text.isascii() and 0 not in text.encode().translate(_CONTROLS_TO_NUL)
+
+
 def _nfc_without_controls(text: str) -> str:
     """Controls go before NFC: removed from between a letter and its accent, they would leave
     a pair that composes only on a second pass."""
-    if text.isascii() and text.replace("\n", "").replace("\t", "").isprintable():
+    if is_plain_ascii(text):
         return text  # nothing to change: no other controls, and ASCII is NFC already
     return unicodedata.normalize("NFC", without_controls(_LINE_BREAKS.sub("\n", text)))
 
@@ -40,7 +47,10 @@ def require_text(value: object) -> str:
 def clean_text(value: object) -> str:
     """One line: whitespace runs (newlines and tabs too) become one space."""
     if isinstance(value, str) and value.isascii() and value.isprintable():
-        return " ".join(value.split())  # the same, cheaper: only spaces can need cleaning
+        # The same, cheaper: only spaces can need cleaning, and usually none does.
+        if "  " in value or value[:1] == " " or value[-1:] == " ":
+            return " ".join(value.split())
+        return value
     return _SPACES.sub(" ", _nfc_without_controls(require_text(value))).strip()
 
 
@@ -66,6 +76,8 @@ def _line_spaces(text: str) -> str:
 def _trim_line_ends(text: str) -> str:
     """Spaces and tabs before each \n removed (str.replace is much faster than a regex
     scan; a long run of tabs goes to the regex, so this never turns quadratic)."""
+    if "\t" not in text:  # spaces come single from _line_spaces: one replace takes them all
+        return text.replace(" \n", "\n")
     for _ in range(3):
         if " \n" not in text and "\t\n" not in text:
             return text
@@ -80,8 +92,13 @@ def _at_most_one_blank_line(text: str) -> str:
     return text
 
 
-def clean_multiline(value: object) -> str:
-    """Paragraphs kept: lines trimmed at the end, at most one blank line in a row, tabs kept."""
-    text = _line_spaces(_nfc_without_controls(require_text(value)))  # not across lines
+def tidy_lines(text: str) -> str:
+    """clean_multiline for text that is NFC already and has no controls but \n and \t."""
+    text = _line_spaces(text)  # not across lines
     # Only spaces, tabs and \n are whitespace now; the last line's end goes with strip().
     return _at_most_one_blank_line(_trim_line_ends(text)).strip()
+
+
+def clean_multiline(value: object) -> str:
+    """Paragraphs kept: lines trimmed at the end, at most one blank line in a row, tabs kept."""
+    return tidy_lines(_nfc_without_controls(require_text(value)))

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from app.transform.errors import NormalisationError
 from app.transform.normalise import clean_multiline, clean_text, html_line, html_to_text
-from app.transform.normalise.text import flow_spaces, without_controls
+from app.transform.normalise.html import _markup_to_text, _plain_ascii_markup_to_text
+from app.transform.normalise.text import flow_spaces, is_plain_ascii, without_controls
 
 
 @pytest.mark.parametrize(
@@ -57,6 +58,10 @@ def test_text_must_be_a_string(raw: object) -> None:
             "Fish & chips <3 été €5 only",
         ),
         ("<ul><li>Linen</li><li>Cotton</li></ul>", "- Linen\n- Cotton"),
+        (  # nh3 keeps title and lang on any tag unless told not to
+            '<p title="Intro">One</p><p lang="en">Two</p><ul><li title="x">Three</li></ul>',
+            "One\n\nTwo\n\n- Three",
+        ),
         ("<h2>Care</h2>\n\n   <p>Machine   wash\n cold.</p>", "Care\n\nMachine wash cold."),
         ("<p><strong>Bold</strong> and <em>italic</em></p>", "Bold and italic"),
         ("<div><p>Nested</p></div><!-- a comment -->", "Nested"),
@@ -122,9 +127,12 @@ WHITESPACE_HEAVY = st.lists(
 ).map("".join)
 
 
+def _plain_nfc_without_controls(text: str) -> str:
+    return unicodedata.normalize("NFC", without_controls(_LINE_BREAKS.sub("\n", text)))
+
+
 def _plain_multiline(text: str) -> str:
-    text = unicodedata.normalize("NFC", without_controls(_LINE_BREAKS.sub("\n", text)))
-    text = _LINE_SPACES.sub(" ", text)
+    text = _LINE_SPACES.sub(" ", _plain_nfc_without_controls(text))
     lines = "\n".join(line.rstrip() for line in text.split("\n"))
     return _BLANK_LINES.sub("\n\n", lines).strip()
 
@@ -133,7 +141,29 @@ def _plain_multiline(text: str) -> str:
 @given(WHITESPACE_HEAVY)
 def test_fast_text_paths_match_their_definitions(text: str) -> None:
     assert flow_spaces(text) == _RUN_OF_SPACES.sub(" ", text)
+    assert clean_text(text) == _RUN_OF_SPACES.sub(" ", _plain_nfc_without_controls(text)).strip()
     assert clean_multiline(text) == _plain_multiline(text)
+    assert is_plain_ascii(text) == (
+        text.isascii() and text.replace("\n", "").replace("\t", "").isprintable()
+    )
+
+
+# Sanitised markup as nh3 writes it, and some it does not write (attributes, other tags and
+# entities, a bare < or &): the fast way for plain ASCII must give what the general way gives.
+SANITISED_MARKUP = st.lists(
+    st.sampled_from(["<p>", "</p>", "<ul>", "</ul>", "<li>", "</li>", "<br>", "<h2>", "</h2>"])
+    | st.sampled_from(['<p title="t">', "<br/>", "<b>", "<pre>", "</li >", "<", "&", "&x;"])
+    | st.sampled_from(["&amp;", "&lt;", "&gt;", "&nbsp;", "&amp;lt;", "&eacute;", "&#60;"])
+    | st.sampled_from([" ", "  ", "\n", "\n\n", " \n", "\t"])
+    | st.text(alphabet="ab-;/", max_size=3),
+    max_size=16,
+).map("".join)
+
+
+@settings(max_examples=400)
+@given(SANITISED_MARKUP)
+def test_the_fast_way_for_sanitised_ascii_matches_the_general_way(safe: str) -> None:
+    assert _plain_ascii_markup_to_text(safe) == _markup_to_text(safe)
 
 
 def test_long_runs_of_tabs_and_newlines_are_trimmed() -> None:
