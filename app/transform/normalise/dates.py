@@ -72,6 +72,21 @@ def _parse_text(text: str, default_tz: tzinfo) -> datetime:
         raise _invalid(text, "expected ISO 8601, RFC 2822 or epoch seconds/milliseconds") from None
 
 
+def rfc3339_of_iso_with_offset(text: str) -> str | None:
+    """The usual value's way, each step once: an ISO 8601 string with an offset or `Z` (so no
+    zone to apply), in range → its RFC 3339 form. None for anything else, which goes the
+    general way (`parse_datetime`), errors included. A string fromisoformat reads with an
+    offset is neither a number nor an RFC 2822 date, so `_parse_text` reads it the same way."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    moment = moment.astimezone(UTC)
+    return format_rfc3339(moment) if EARLIEST <= moment < LATEST else None
+
+
 def parse_datetime(value: object, default_tz: tzinfo = UTC) -> datetime:
     """Any accepted date shape → an aware datetime in UTC, or NormalisationError."""
     if isinstance(value, str):  # the usual case first
@@ -102,21 +117,22 @@ def parse_epoch_ms(value: object) -> datetime:
     return _from_epoch(Decimal(text) / 1000, value)
 
 
-# What `isoformat(timespec=...)` makes of a UTC datetime, with `Z` for `+00:00`; %-formatting
-# costs about a third less than isoformat, which formats the offset too.
-_SECONDS = "%04d-%02d-%02dT%02d:%02d:%02dZ"
-_MILLISECONDS = "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ"
-_MICROSECONDS = "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ"
+# Two-digit fields from a table: %-formatting six integers costs twice as much.
+_TWO_DIGITS = tuple(f"{number:02d}" for number in range(100))
 
 
 def format_rfc3339(moment: datetime) -> str:
     """UTC, `Z`, and only the sub-second precision the value has: 10:00:00Z, 10:00:00.120Z."""
     if moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
-    fields = (moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second)
+    year, two = moment.year, _TWO_DIGITS
+    text = (
+        f"{year if year >= 1000 else f'{year:04d}'}-{two[moment.month]}-{two[moment.day]}"
+        f"T{two[moment.hour]}:{two[moment.minute]}:{two[moment.second]}"
+    )
     micro = moment.microsecond
     if micro == 0:
-        return _SECONDS % fields
+        return text + "Z"
     if micro % 1000 == 0:
-        return _MILLISECONDS % (*fields, micro // 1000)
-    return _MICROSECONDS % (*fields, micro)
+        return f"{text}.{micro // 1000:03d}Z"
+    return f"{text}.{micro:06d}Z"

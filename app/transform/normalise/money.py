@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from app.transform.errors import NormalisationError
-from app.transform.normalise.currencies import minor_units, normalise_currency
+from app.transform.normalise.currencies import MINOR_UNITS, minor_units, normalise_currency
 
 MAX_INTEGER_DIGITS = 15
 MAX_DECIMALS = 6
@@ -87,7 +87,8 @@ def format_amount(amount: Decimal, currency: str | None = None) -> str:
 
 
 def normalise_amount(value: object, currency: str | None = None) -> str:
-    if currency is not None and isinstance(value, str) and minor_units(currency) == 2:
+    # MINOR_UNITS holds only the exceptions to two minor units
+    if isinstance(value, str) and currency is not None and currency not in MINOR_UNITS:
         short = _SHORT_CENTS.fullmatch(value)
         if short:  # '49.9' → '49.90' without Decimal: what format_amount would make of it
             return value + _PADDING[len(short[1] or "")]

@@ -28,10 +28,16 @@ def _pieces(value: object, split: bool) -> Iterable[object]:
     )
 
 
+def _cleaned(value: object, split: bool) -> list[str]:
+    if value.__class__ is str and value.isascii() and value.isprintable():
+        # clean_text's own fast path, piece by piece (each piece is ASCII and printable too)
+        return [" ".join(piece.split()) for piece in (value.split(",") if split else [value])]
+    return [clean_text(piece) for piece in _pieces(value, split)]
+
+
 def normalise_tags(value: object, *, split: bool = True) -> list[str]:
     kept: dict[str, str] = {}
-    for piece in _pieces(value, split):
-        tag = clean_text(piece)
-        if tag and tag.casefold() not in kept:
-            kept[tag.casefold()] = tag
+    for tag in _cleaned(value, split):
+        if tag and (folded := tag.casefold()) not in kept:
+            kept[folded] = tag
     return list(kept.values())

@@ -27,10 +27,14 @@ def _key(value: Any) -> str:
     raise wrong_type(value, "a string, number or boolean")
 
 
+_UNMAPPED = object()
+
+
 def lookup(value: Any, args: LookupArgs, scope: Scope) -> Any:
-    key = _key(value)
-    if key in args.map:
-        return args.map[key]
+    key = value.strip() if value.__class__ is str else _key(value)  # a string: the usual case
+    mapped = args.map.get(key, _UNMAPPED)
+    if mapped is not _UNMAPPED:
+        return mapped
     if args.ignore_case:
         for candidate, mapped in args.map.items():
             if candidate.casefold() == key.casefold():

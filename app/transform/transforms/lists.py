@@ -1,6 +1,7 @@
 """Transforms that build or pick from lists: tags, split_commas, join, first_variant_sku,
 variant_options."""
 
+from functools import cached_property
 from html import unescape
 from typing import Any
 
@@ -8,7 +9,7 @@ from pydantic import Field, field_validator
 
 from app.transform import normalise as norm
 from app.transform.context import Scope
-from app.transform.paths import STAR, get, parse_path
+from app.transform.paths import STAR, Getter, getter, parse_path
 from app.transform.transforms.base import Args, wrong_type
 
 
@@ -79,38 +80,45 @@ class VariantOptionsArgs(Args):
             raise ValueError(f"names path {path!r} must contain [*]")
         return path
 
+    @cached_property
+    def memo_key(self) -> tuple[str, ...]:
+        """Where a record's named keys are kept in its scope's memo."""
+        return ("variant_options", self.names, *self.keys)
 
-def _option_names(record: Any, path: str) -> list[Any]:
-    parsed = parse_path(path)
-    star = parsed.segments.index(STAR)
-    names = get(record, parsed.segments[:star])
-    rest = parsed.segments[star + 1 :]
-    return [get(item, rest) for item in names] if isinstance(names, list) else []
+    @cached_property
+    def names_getters(self) -> tuple[Getter, Getter]:
+        """Reads the array of option names, and each name in it."""
+        parsed = parse_path(self.names)
+        star = parsed.segments.index(STAR)
+        return getter(parsed.segments[:star]), getter(parsed.segments[star + 1 :])
 
 
 def _named_keys(record: Any, args: VariantOptionsArgs) -> list[tuple[str, str]]:
     """(option name, the variant's value key) for each named option of the product."""
-    names = [
-        norm.clean_text(name) if isinstance(name, str) else None
-        for name in _option_names(record, args.names)
+    array_at, name_at = args.names_getters
+    array = array_at(record)
+    names = [name_at(item) for item in array] if isinstance(array, list) else []  # all read
+    return [
+        (norm.clean_text(name), key)
+        for name, key in zip(names, args.keys, strict=False)
+        if isinstance(name, str)
     ]
-    return [(name, key) for name, key in zip(names, args.keys, strict=False) if name is not None]
 
 
 def variant_options(variant: Any, args: VariantOptionsArgs, scope: Scope) -> dict[str, str]:
     """{option name: value} from a variant's option1..3 and the product's option names."""
     if not isinstance(variant, dict):
         raise wrong_type(variant, "a variant object")
-    memo_key = ("variant_options", args.names, tuple(args.keys))
-    named_keys = scope.memo.get(memo_key)
+    named_keys = scope.memo.get(args.memo_key)
     if named_keys is None:
-        named_keys = scope.memo[memo_key] = _named_keys(scope.record, args)
+        named_keys = scope.memo[args.memo_key] = _named_keys(scope.record, args)
+    skip_values = args.skip_values
     options = {}
     for name, key in named_keys:
         value = variant.get(key)
         if value.__class__ is str and value.isascii() and value.isprintable():
-            if value not in args.skip_values:  # clean_text's fast path, without its call
+            if value not in skip_values:  # clean_text's fast path, without its call
                 options[name] = " ".join(value.split())
-        elif isinstance(value, str) and value not in args.skip_values:
+        elif isinstance(value, str) and value not in skip_values:
             options[name] = norm.clean_text(value)
     return options

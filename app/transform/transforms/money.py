@@ -1,5 +1,6 @@
 """Money transforms: amounts as decimal strings, currencies, {amount, currency} objects."""
 
+from functools import lru_cache
 from typing import Any
 
 from pydantic import Field, field_validator
@@ -56,14 +57,11 @@ class MoneyArgs(CurrencyArgs):
         return path
 
 
-def _default_currency(args: CurrencyArgs, scope: Scope) -> str:
-    """The fixed or the client's currency, checked once per record (prices of every variant)."""
-    default = args.currency or scope.defaults.currency
-    key = ("currency", default)
-    currency = scope.memo.get(key)
-    if currency is None:
-        currency = scope.memo[key] = norm.normalise_currency(None, default)
-    return currency
+@lru_cache(maxsize=64)
+def _default_currency(default: str | None) -> str:
+    """The fixed or the client's currency, checked once (prices of every variant, every record);
+    an invalid one is not cached, so it raises every time."""
+    return norm.normalise_currency(None, default)
 
 
 def money(value: Any, args: MoneyArgs, scope: Scope) -> dict[str, str]:
@@ -76,7 +74,7 @@ def money(value: Any, args: MoneyArgs, scope: Scope) -> dict[str, str]:
         code = value.get("currencyCode", value.get("currency")) or code
         value = value.get("amount")
     if code is None:
-        currency = _default_currency(args, scope)
+        currency = _default_currency(args.currency or scope.defaults.currency)
     else:
         currency = norm.normalise_currency(code, args.currency or scope.defaults.currency)
     return {"amount": norm.normalise_amount(value, currency), "currency": currency}

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 
 from app.transform import normalise as norm
 from app.transform.context import Scope
+from app.transform.normalise.dates import rfc3339_of_iso_with_offset
 from app.transform.transforms.base import Args
 
 _DATE_ONLY = re.compile(r"\s*\d{4}-\d{2}-\d{2}\s*")
@@ -38,6 +39,8 @@ class DateArgs(Args):
 
 
 def date(value: Any, args: DateArgs, scope: Scope) -> str:
+    if value.__class__ is str and (rendered := rfc3339_of_iso_with_offset(value)):
+        return rendered
     zone = ZoneInfo(args.timezone) if args.timezone else scope.defaults.timezone
     moment = norm.parse_datetime(value, zone)
     if args.date_only == "end_of_day" and isinstance(value, str) and _DATE_ONLY.fullmatch(value):

@@ -7,6 +7,7 @@ import pytest
 
 from app.transform.errors import NormalisationError
 from app.transform.normalise import format_rfc3339, parse_datetime, parse_epoch_ms
+from app.transform.normalise.dates import rfc3339_of_iso_with_offset
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -124,6 +125,42 @@ def test_epoch_ms_is_strict_milliseconds() -> None:
 )
 def test_rfc3339_output(moment: datetime, expected: str) -> None:
     assert format_rfc3339(moment) == expected
+
+
+def test_rfc3339_pads_early_years_to_four_digits() -> None:
+    assert format_rfc3339(datetime(987, 6, 5, 4, 3, 2, tzinfo=UTC)) == "0987-06-05T04:03:02Z"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "2026-11-01T05:00:00-05:00",
+        "2026-11-01T10:00:00.123Z",
+        "2024-06-03T08:15:40.000+0000",
+        "2026-11-01 15:45:00+05:45",
+        "2199-12-31T23:59:59.999999+00:00",
+    ],
+)
+def test_the_usual_iso_shortcut_gives_the_general_result(raw: str) -> None:
+    assert rfc3339_of_iso_with_offset(raw) == format_rfc3339(parse_datetime(raw, BERLIN))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "2026-11-01T10:00:00",  # no offset: the client's zone applies
+        "2026-11-01",
+        " 2026-11-01T10:00:00Z",
+        "2026-11-01T10:00:00 GMT",
+        "1572480000",
+        "Sun, 01 Nov 2026 10:00:00 GMT",
+        "1899-12-31T23:59:59Z",  # out of range: the general way says why
+        "9999-12-31T23:59:59+00:00",
+        "yesterday",
+    ],
+)
+def test_other_values_leave_the_shortcut_to_the_general_way(raw: str) -> None:
+    assert rfc3339_of_iso_with_offset(raw) is None
 
 
 def test_normalising_twice_changes_nothing() -> None:

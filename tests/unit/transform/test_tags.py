@@ -24,6 +24,8 @@ from app.transform.normalise import normalise_tags
         ([], []),
         (["Straße", "STRASSE"], ["Straße"]),  # casefold
         (["Caf\u0065\u0301", "Café"], ["Café"]),  # NFC before comparing
+        ("Caf\u0065\u0301, Café,\tcafé\x00", ["Café"]),  # not ASCII: cleaned the general way
+        ("a\tb,  a b, c\n,c", ["a b", "c"]),  # ASCII with controls: the general way too
     ],
 )
 def test_tags(raw: object, expected: list[str]) -> None:
