@@ -10,6 +10,7 @@ import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -66,6 +67,14 @@ class Lease:
     rules: RuleSet | None = None  # the client's validation rules (None: the built-in ones)
     mapping: MappingRules | None = None  # raw ingest: the rule file with the client's overrides
     suppression: Suppression | None = None  # erased people the client holds back (app.privacy)
+
+    @cached_property
+    def mapper(self) -> RecordMapper | None:
+        """Raw ingest: the mapper of the job's records, made once per lease (not per record)."""
+        if self.platform is None:
+            return None
+        rules = self.mapping or mappings()[(self.platform, self.entity)]
+        return RecordMapper(rules, self.defaults)
 
 
 def _now() -> datetime:
@@ -179,11 +188,12 @@ class ValidatedChunk:
 def standard_payload(lease: Lease, payload: str) -> tuple[str | bytes, list[FieldError]]:
     """The staged payload in the standard shape, ready for validation, and any mapping errors
     (paths name the native field, e.g. variants[0].price). Standard-shaped jobs: as staged."""
-    if lease.platform is None:
+    mapper = lease.mapper
+    if mapper is None:
         return payload, []
-    rules = lease.mapping or mappings()[(lease.platform, lease.entity)]
-    mapper = RecordMapper(rules, lease.defaults)
     data, errors = mapper.map(orjson.loads(payload))
+    if not errors:
+        return orjson.dumps(data), errors
     native = [
         FieldError(e.code, e.message, (e.source,) if e.source else ())
         if isinstance(e, MappingError)

@@ -1,23 +1,26 @@
 """A rule set's compiled steps as one generated Python function, for the usual record.
 
 The function does what the steps do on a record where every read finds the container it
-expects and every transform succeeds: plain reads as dict lookups, the transform called
-directly, writes in place, an element group as one loop. Anything else (a container of the
-wrong type, an absent required value, a transform that raises) raises `Unusual`, and the
-caller maps the record again with the steps themselves, so errors (codes, messages, paths
-and order) are always the steps' own. Steps the generator does not cover are called as they
-are from inside the function.
+expects and every transform succeeds: plain reads as dict lookups (each record path read once),
+the transform called directly (or, for the simplest transforms, its usual case written out),
+writes in place, an element group as one loop. Anything else (a container of the wrong type,
+an absent required value, a transform that raises) raises `Unusual`, and the caller maps the
+record again with the steps themselves, so errors (codes, messages, paths and order) are always
+the steps' own. Steps the generator does not cover are called as they are from inside the
+function.
 
 The source is built from validated rule data only (parsed paths, the rule set's own
-objects), never from record data; keys and indices are written with repr().
+objects), never from record data; keys, indices and numbers are written with repr().
 """
 
+from dataclasses import dataclass
 from typing import Any
 
 from app.errors import FieldError
-from app.transform import mapping
+from app.transform import mapping, paths
 from app.transform.context import Scope
 from app.transform.paths import Segment
+from app.transform.transforms import choices, values
 
 
 class Unusual(Exception):
@@ -34,6 +37,7 @@ class _Source:
             "Unusual": Unusual,
             "element_item": mapping.element_item,
         }
+        self.reads: dict[tuple[Segment, ...], str] = {}  # record paths read → their locals
 
     def name(self, prefix: str, value: Any) -> str:
         """A name in the function's globals for one object of the rule set."""
@@ -51,44 +55,172 @@ class _Source:
         return mapped
 
 
-_PRESENT = "(v != '' and not v.isspace()) if v.__class__ is str else present(v)"
+# `present(v)` for v not None, its usual cases (text, arrays, objects) without the call.
+_PRESENT = (
+    "(v != '' and not v.isspace()) if v.__class__ is str"
+    " else bool(v) if v.__class__ is list or v.__class__ is dict else present(v)"
+)
 
 
-def _read(source: _Source, indent: int, node: str, segments: tuple[Segment, ...]) -> None:
-    """`v = get(node, segments)`, where a wrong container on the way is Unusual."""
-    first, *rest = segments
-    source.add(indent, f"v = {node}.get({first!r})")
-    for part in rest:
-        kind, step = (
-            ("list", f"v = v[{part!r}] if {part!r} < len(v) else None")
-            if isinstance(part, int)
-            else ("dict", f"v = v.get({part!r})")
+@dataclass(frozen=True)
+class _Usual:
+    """A transform's usual case written out: where `test` holds for the value `v`, the result
+    is `result`, without a call; other values go to the transform itself."""
+
+    test: str
+    result: str
+    blank_is_absent: bool = False  # the result is '' exactly where `v` is an absent (blank) value
+    may_be_none: bool = False
+
+
+def _usual(source: _Source, rule: "mapping._Compiled") -> _Usual | None:
+    """The usual case of the simplest transforms: each is the transform's own first branch
+    (for `lookup`, a key found as it is), written out here."""
+    apply, args = rule.apply, rule.args
+    if apply is values.text:
+        test = "v.__class__ is str and v.isascii() and v.isprintable()"
+        return _Usual(test, "' '.join(v.split())", blank_is_absent=True)
+    if apply is values.identifier:
+        return _Usual("v.__class__ is int", "str(v)")
+    if apply is values.integer and isinstance(args, values.IntegerArgs):
+        return _Usual("v.__class__ is int", f"v + {int(args.offset)!r}" if args.offset else "v")
+    if apply is choices.lookup and isinstance(args, choices.LookupArgs):
+        table = source.name("map", args.map)  # a blank key is absent: the test leaves it out
+        return _Usual(
+            f"v.__class__ is str and (k := v.strip()) and k in {table}",
+            f"{table}[k]",
+            may_be_none=True,
         )
-        source.add(indent, "if v is not None:")
-        source.add(indent + 1, f"if not isinstance(v, {kind}):", "    raise Unusual", step)
+    return None
 
 
-def _apply(source: _Source, indent: int, rule: "mapping._Compiled", write: str) -> None:
-    """Transform a present value and `write` its result (in `r`) unless None; an absent
-    value takes the rule's default, or is Unusual when required."""
-    apply, args = source.name("apply", rule.apply), source.name("args", rule.args)
-    source.add(indent, f"if v is not None and ({_PRESENT}):")
-    source.add(indent + 1, f"r = {apply}(v, {args}, scope)", "if r is not None:")
-    source.add(indent + 2, *write.splitlines())
+def _read(source: _Source, segments: tuple[Segment, ...]) -> str:
+    """The local holding the record's value at `segments`, read (once per record) where first
+    needed, at the function's top level; a wrong container on the way is Unusual."""
+    local = source.reads.get(segments)
+    if local is not None:
+        return local
+    *head, part = segments
+    node = _read(source, tuple(head)) if head else None
+    local = f"p{len(source.reads)}"
+    if node is None:
+        source.add(1, f"{local} = record.get({part!r})")
+    else:
+        kind, step = (
+            ("list", f"{node}[{part!r}] if {part!r} < len({node}) else None")
+            if isinstance(part, int)
+            else ("dict", f"{node}.get({part!r})")
+        )
+        source.add(1, f"if {node} is None:", f"    {local} = None")
+        source.add(1, f"elif isinstance({node}, {kind}):", f"    {local} = {step}")
+        source.add(1, "else:", "    raise Unusual")
+    source.reads[segments] = local
+    return local
+
+
+def _absent(source: _Source, rule: "mapping._Compiled") -> list[str]:
+    """What an absent value does: put the rule's default, be Unusual when required, or nothing."""
     if rule.rule.default is not None:
         put, default = source.name("put", rule.put), source.name("default", rule.rule.default)
-        source.add(indent, "else:", f"    {put}(data, {default})")
-    elif rule.rule.required:
-        source.add(indent, "else:", "    raise Unusual")
+        return [f"{put}(data, {default})"]
+    if rule.rule.required:
+        return ["raise Unusual"]
+    return []
+
+
+def _present(rule: "mapping._Compiled") -> str:
+    """The rule's test of a value `v` that is not None."""
+    return _PRESENT if rule.present is mapping.present else "True"
+
+
+def _apply(source: _Source, indent: int, rule: "mapping._Compiled", write: list[str]) -> None:
+    """Transform a present `v` and `write` its result (in `r`) unless None; an absent value
+    does what `_absent` says."""
+    absent = _absent(source, rule)
+    usual = _usual(source, rule) if rule.present is mapping.present else None
+    branch = "if"
+    if usual is not None:
+        source.add(indent, f"if {usual.test}:", f"    r = {usual.result}")
+        if usual.blank_is_absent or usual.may_be_none:
+            source.add(indent + 1, "if r:" if usual.blank_is_absent else "if r is not None:")
+            source.add(indent + 2, *write)
+            if usual.blank_is_absent and absent:
+                source.add(indent + 1, "else:")
+                source.add(indent + 2, *absent)
+        else:
+            source.add(indent + 1, *write)
+        branch = "elif"
+    if rule.apply is values.copy:
+        call = "v"  # the transform returns its value
+    else:
+        call = f"{source.name('apply', rule.apply)}(v, {source.name('args', rule.args)}, scope)"
+    source.add(indent, f"{branch} v is not None and ({_present(rule)}):", f"    r = {call}")
+    source.add(indent + 1, "if r is not None:")
+    source.add(indent + 2, *write)
+    if absent:
+        source.add(indent, "else:")
+        source.add(indent + 1, *absent)
+
+
+def _write(source: _Source, rule: "mapping._Compiled") -> list[str]:
+    """`r` into a star-free target; one or two keys deep as the rule's putter does it."""
+    path = rule.path
+    if len(path) == 1:
+        return [f"data[{path[0]!r}] = r"]
+    if len(path) == 2 and isinstance(path[0], str) and isinstance(path[1], str):
+        return [
+            f"node = data.get({path[0]!r})",
+            "if node is None:",
+            f"    node = data[{path[0]!r}] = {{}}",
+            f"node[{path[1]!r}] = r",
+        ]
+    return [f"{source.name('put', rule.put)}(data, r)"]
 
 
 def _one(source: _Source, rule: "mapping._Compiled") -> None:
     """A `_run_one` rule: one plain source into one plain target."""
-    _read(source, 1, "record", rule.sources[0].segments)
-    if len(rule.path) == 1:
-        _apply(source, 1, rule, f"data[{rule.path[0]!r}] = r")
+    source.add(1, f"v = {_read(source, rule.sources[0].segments)}")
+    _apply(source, 1, rule, _write(source, rule))
+
+
+def _plain(source: _Source, rule: "mapping._Compiled") -> None:
+    """A `_run_plain` rule of plain sources (the first present one is transformed), perhaps a
+    fallback (run where the target is unset). Every source is read, as the steps read them, and
+    for a fallback even where its target is set: a wrong container there is Unusual (the steps'
+    answer, only slower)."""
+    reads = [_read(source, rule_source.segments) for rule_source in rule.sources]
+    indent = 1
+    if rule.rule.fallback:
+        target = (
+            f"data.get({rule.path[0]!r})"
+            if len(rule.path) == 1
+            else f"{source.name('get', paths.get)}(data, {rule.path!r})"
+        )
+        source.add(1, f"if {target} is None:")
+        indent = 2
+    if len(reads) == 1:
+        source.add(indent, f"v = {reads[0]}")
     else:
-        _apply(source, 1, rule, f"{source.name('put', rule.put)}(data, r)")
+        source.add(indent, f"for v in ({', '.join(reads)}):")
+        source.add(indent + 1, f"if v is not None and ({_present(rule)}):", "    break")
+        source.add(indent, "else:", "    v = None")
+    _apply(source, indent, rule, _write(source, rule))
+
+
+def _element_write(list_key: str, field: str) -> list[str]:
+    """`r` into the element's item of the target list, the item made at the element's first
+    write (appended, usually; else as `element_item` makes it)."""
+    return [
+        "if item is None:",
+        "    if items is None:",
+        f"        items = data[{list_key!r}] = []",
+        "    if index == len(items):",
+        "        item = {}",
+        "        items.append(item)",
+        "    else:",
+        f"        item, items = element_item(data, items, {list_key!r}, index)",
+        f"item[{field!r}] = r",
+    ]
 
 
 def _loop(source: _Source, rules: list["mapping._Compiled"]) -> None:
@@ -96,8 +228,8 @@ def _loop(source: _Source, rules: list["mapping._Compiled"]) -> None:
     first = rules[0]
     assert first.fields is not None
     list_key = first.fields[0]
-    _read(source, 1, "record", first.sources[0].prefix)
-    source.add(1, "if v is not None and not isinstance(v, list):", "    raise Unusual", "a = v")
+    source.add(1, f"a = {_read(source, first.sources[0].prefix)}")
+    source.add(1, "if a is not None and not isinstance(a, list):", "    raise Unusual")
     source.add(1, "if a:", f"    items = data.get({list_key!r})")
     source.add(2, "for index, element in enumerate(a):", "    item = None")
     if any(rule.sources[0].suffix for rule in rules):
@@ -106,12 +238,7 @@ def _loop(source: _Source, rules: list["mapping._Compiled"]) -> None:
         assert rule.fields is not None
         suffix = rule.sources[0].suffix
         source.add(3, f"v = element.get({suffix[0]!r})" if suffix else "v = element")
-        write = (
-            "if item is None:\n"
-            f"    item, items = element_item(data, items, {list_key!r}, index)\n"
-            f"item[{rule.fields[1]!r}] = r"
-        )
-        _apply(source, 3, rule, write)
+        _apply(source, 3, rule, _element_write(list_key, rule.fields[1]))
 
 
 def _generic(source: _Source, step: "mapping.Step") -> None:
@@ -125,6 +252,17 @@ def _readable(segments: tuple[Segment, ...]) -> bool:
 
 def _covered_one(rule: "mapping._Compiled") -> bool:
     return rule.run == rule._run_one and _readable(rule.sources[0].segments)
+
+
+def _covered_plain(rule: "mapping._Compiled") -> bool:
+    """Plain sources, the first present one transformed (or the rule's default)."""
+    return (
+        rule.run == rule._run_plain
+        and rule.needs_source
+        and not rule.takes_all
+        and not rule.fills_absent
+        and all(source.star is None and _readable(source.segments) for source in rule.sources)
+    )
 
 
 def _covered_loop(rules: list["mapping._Compiled"]) -> bool:
@@ -153,6 +291,8 @@ def generate(steps: tuple["mapping.Step", ...]) -> "mapping.Step":
                 _generic(source, step)
         elif isinstance(run, mapping._Compiled) and _covered_one(run):
             _one(source, run)
+        elif isinstance(run, mapping._Compiled) and _covered_plain(run):
+            _plain(source, run)
         else:
             _generic(source, step)
     return source.function()

@@ -469,9 +469,10 @@ class RecordMapper:
     def __init__(self, rules: MappingRules, defaults: ClientDefaults | None = None) -> None:
         self.rules = rules
         self.defaults = defaults or ClientDefaults()
+        self.platform = rules.platform.value
 
     def map(self, record: object) -> tuple[dict[str, Any], list[FieldError]]:
-        data: dict[str, Any] = {"source_platform": self.rules.platform.value}
+        data: dict[str, Any] = {"source_platform": self.platform}
         if not isinstance(record, dict):
             kind = type(record).__name__
             return data, [

@@ -16,6 +16,10 @@ def copy(value: Any, args: Args, scope: Scope) -> Any:
     return value
 
 
+# The usual case of identifier and integer (an int) and of text (printable ASCII) is written
+# out in the generated mapping functions too (app.transform.codegen._usual): change both.
+
+
 def identifier(value: Any, args: Args, scope: Scope) -> str:
     if value.__class__ is int:  # digits: nothing to clean (the usual numeric id)
         return str(value)

@@ -71,8 +71,16 @@ def test_a_broken_record_falls_back_to_the_steps() -> None:
     assert [(error.code, error.path) for error in errors] == [("missing_source", ("name",))]
 
 
+# Values that leave the usual cases the generated function writes out (text that is not ASCII
+# or holds controls, padded or upper-cased lookup keys, bools and floats where ids and integers
+# go): they reach the transform itself.
+_UNUSUAL_VALUES = ODD_VALUES | st.sampled_from(
+    [" x  y ", "é", "a\tb", "x\n", "ACTIVE", " active ", "active", False, 0, 1.0, "12", [[]]]
+)
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.sampled_from(PAGES), st.data(), ODD_VALUES)
+@given(st.sampled_from(PAGES), st.data(), _UNUSUAL_VALUES)
 def test_broken_records_map_as_by_the_steps(page: Page, data: st.DataObject, value: Any) -> None:
     record = data.draw(st.sampled_from(page.records()))
     found = places(record)
@@ -91,7 +99,9 @@ def test_a_broken_array_element_maps_as_by_the_steps(page: Page, element: Any) -
 
 
 # Rules of the shapes the generator writes out and of those it leaves to the steps: defaults,
-# required values, indices, deep targets, element groups, fallbacks, several sources.
+# required values, indices, deep targets, element groups, fallbacks, several sources, and the
+# transforms whose usual case it writes out (text, id, integer, lookup, copy).
+LOOKUP = {"active": "active", "x": "draft", "": "archived", "2": None}
 SHAPES: list[list[dict[str, Any]]] = [
     [{"target": "vendor", "source": "a.b", "transform": "text", "default": "none"}],
     [{"target": "attributes.first", "source": "list[1].b", "transform": "text"}],
@@ -106,9 +116,43 @@ SHAPES: list[list[dict[str, Any]]] = [
         {"target": "description", "source": ["b", "a.b"], "transform": "html_to_text"},
         {"target": "description", "source": "c", "transform": "text", "fallback": True},
     ],
+    [
+        {"target": "attributes.second", "source": "b", "transform": "integer"},
+        {
+            "target": "attributes.second",
+            "source": ["c", "a.b"],
+            "transform": "text",
+            "fallback": True,
+        },
+    ],
+    [
+        {
+            "target": "attributes.both",
+            "source": ["a.b", "c"],
+            "transform": "text",
+            "default": 0,
+        }
+    ],
+    [{"target": "status", "source": "b", "transform": "lookup", "args": {"map": LOOKUP}}],
+    [{"target": "attributes.copied", "source": "c", "transform": "copy"}],
+    [{"target": "variants[*].external_id", "source": "list[*].a", "transform": "id"}],
+    [
+        {
+            "target": "variants[*].inventory_quantity",
+            "source": "other[*]",
+            "transform": "integer",
+            "args": {"offset": -1},
+        }
+    ],
+    [{"target": "attributes.ids", "source": ["c", "a"], "transform": "variation_ids"}],
 ]
 _KEYS = st.sampled_from(["a", "b", "c", "list", "other", "id", "title", "updated"])
-_LEAVES = st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from(["", " ", "x", "<b>y"])
+_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 3)
+    | st.sampled_from(["", " ", "x", "<b>y", " X ", "é", "a\tb", "2", 2.5, 1.0])
+)
 _JSON = st.recursive(
     _LEAVES,
     lambda children: st.lists(children, max_size=3) | st.dictionaries(_KEYS, children, max_size=4),
@@ -134,3 +178,57 @@ def test_rules_of_every_shape_map_as_by_the_steps(
 def test_the_shapes_cover_the_usual_way(product_rules: RuleFactory) -> None:
     record = {"id": 1, "title": "T", "updated": "2026-11-01", "list": [{"a": "x", "b": "2"}]}
     assert _usual(product_rules(*(rule for rules in SHAPES for rule in rules)), record)
+
+
+# A rule for each usual case the generated function writes out, a record that takes it, and
+# the standard field it makes.
+_USUAL_CASES: list[tuple[dict[str, Any], dict[str, Any], tuple[str, Any]]] = [
+    ({"target": "vendor", "source": "c", "transform": "text"}, {"c": " c  d"}, ("vendor", "c d")),
+    (
+        {"target": "status", "source": "b", "transform": "lookup", "args": {"map": LOOKUP}},
+        {"b": "x"},
+        ("status", "draft"),
+    ),
+    (
+        {"target": "status", "source": "b", "transform": "lookup", "args": {"map": LOOKUP}},
+        {"b": "2"},
+        ("status", None),
+    ),
+    (
+        {"target": "attributes.copied", "source": "c", "transform": "copy"},
+        {"c": {"d": 1}},
+        ("attributes", {"copied": {"d": 1}}),
+    ),
+    (
+        {"target": "variants[*].external_id", "source": "list[*].a", "transform": "id"},
+        {"list": [{"a": 7}, {}, {"a": 9}]},
+        ("variants", [{"external_id": "7"}, None, {"external_id": "9"}]),
+    ),
+    (
+        {
+            "target": "images[*].position",
+            "source": "other[*]",
+            "transform": "integer",
+            "args": {"offset": -1},
+        },
+        {"other": [1, 2]},
+        ("images", [{"position": 0}, {"position": 1}]),
+    ),
+    (
+        {"target": "attributes.both", "source": ["a.b", "c"], "transform": "text", "default": 0},
+        {"c": "y"},
+        ("attributes", {"both": "y"}),
+    ),
+]
+
+
+@pytest.mark.parametrize(("rule", "fields", "made"), _USUAL_CASES)
+def test_the_usual_cases_map_by_the_generated_function_as_by_the_steps(
+    product_rules: RuleFactory, rule: dict[str, Any], fields: dict[str, Any], made: tuple[str, Any]
+) -> None:
+    record = {"id": 1, "title": "T", "updated": "2026-11-01", **fields}
+    rules = product_rules(rule)
+    assert _usual(rules, record)
+    _same(rules, record)
+    key, value = made
+    assert RecordMapper(rules, DEFAULTS).map(record)[0].get(key) == value
