@@ -12,6 +12,7 @@ from pydantic import (
     Field,
     StringConstraints,
 )
+from pydantic_core import PydanticCustomError
 
 
 class SourcePlatform(StrEnum):
@@ -23,7 +24,12 @@ class SourcePlatform(StrEnum):
 
 
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00, 9999-12-31T23:59:59-01:00
+        raise PydanticCustomError(
+            "out_of_range", "Date-time out of range: in UTC it falls before year 1 or after 9999."
+        ) from None
 
 
 UtcDateTime = Annotated[

@@ -28,12 +28,15 @@ _CODES = {
     "greater_than_equal": "out_of_range",
     "less_than": "out_of_range",
     "less_than_equal": "out_of_range",
+    "int_parsing_size": "out_of_range",
     "timezone_aware": "invalid_format",
     "json_invalid": "invalid_json",
     "model_type": "invalid_type",
     "model_attributes_type": "invalid_type",
 }
 _TYPE_SUFFIXES = ("_type", "_parsing")
+INTEGER_RANGE = (-(2**63), 2**64 - 1)  # what JSON tools and our stores take without loss
+OVERSIZED_INTEGER = "Integer out of range: integers are at most 64 bits."
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,8 @@ def _message(code: str, path: tuple[str | int, ...], pydantic_message: str) -> s
         return f"'{name}' is required."
     if name == "amount" and code == "invalid_type":
         return 'amount must be a decimal string such as "49.90", never a JSON number.'
+    if code == "out_of_range" and pydantic_message.startswith("Unable to parse input string"):
+        return OVERSIZED_INTEGER  # pydantic's words for an integer beyond 64 bits
     if pydantic_message == "Input should have timezone info":
         return f"'{name}' needs an offset or Z (RFC 3339), e.g. 2026-11-01T10:00:00Z."
     if code == "invalid_type" and not path:
@@ -98,13 +103,31 @@ def validate_record(
         violations = rules.violations(data)
         if violations:
             return list(violations)
+    try:
+        digest = content_hash(data)
+    except TypeError:  # orjson takes integers of 64 bits at most; the contract's int has no bound
+        oversized = _oversized_integers(data)
+        if not oversized:
+            raise
+        return oversized
+    # the platform as serialised: the same text as the enum's value, without its property call
     return ValidRecord(
-        external_id=record.external_id,
-        source_platform=record.source_platform.value,
-        source_updated_at=record.source_updated_at,
-        data=data,
-        content_hash=content_hash(data),
+        record.external_id, data["source_platform"], record.source_updated_at, data, digest
     )
+
+
+def _oversized_integers(value: Any, path: tuple[str | int, ...] = ()) -> list[FieldError]:
+    low, high = INTEGER_RANGE
+    if isinstance(value, int) and not low <= value <= high:
+        return [FieldError("out_of_range", OVERSIZED_INTEGER, path)]
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    return [found for key, item in items for found in _oversized_integers(item, (*path, key))]
 
 
 def external_id_of(payload: str | bytes) -> str | None:

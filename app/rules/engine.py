@@ -5,11 +5,13 @@ record only walks the parsed paths. Rules see the record as the contract produce
 (canonical JSON: dates in UTC RFC 3339, money as {amount, currency} with decimal strings).
 """
 
+import operator
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from app.contracts.entities import ENTITY_MODELS, Entity
@@ -20,7 +22,7 @@ from app.transform.paths import FieldPath, Segment, parse_path
 from app.transform.targets import target_problem
 
 Ordered = Decimal | datetime | str
-_DATE_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+_LONGEST_CACHED_DECIMAL = 40  # canonical amounts have at most 23 characters
 
 
 @dataclass(frozen=True)
@@ -92,25 +94,33 @@ def _amount(value: Any) -> Any:
     return value
 
 
-def _as_decimal(value: Any) -> Decimal | None:
-    if isinstance(value, dict):
-        value = _amount(value)
-    if isinstance(value, str):  # the usual case (decimal strings): tested first
-        try:
-            number = Decimal(value)
-        except InvalidOperation:
-            return None
-    elif isinstance(value, bool):
-        return None
-    elif isinstance(value, (int, float)):
-        number = Decimal(str(value))
-    else:
+@lru_cache(maxsize=4096)
+def _parsed_decimal(text: str) -> Decimal | None:
+    """Amounts repeat (a product's price in its variants and in the price comparison rule),
+    so each is parsed once."""
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
         return None
     return number if number.is_finite() else None
 
 
+def _as_decimal(value: Any) -> Decimal | None:
+    if isinstance(value, dict):
+        value = value.get("amount", value)  # what _amount gives, without a call per money value
+    if not isinstance(value, str):  # decimal strings are the usual case
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        value = str(value)
+    if len(value) > _LONGEST_CACHED_DECIMAL:  # long text is not kept alive in the cache
+        return _parsed_decimal.__wrapped__(value)
+    return _parsed_decimal(value)
+
+
 def _as_datetime(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not _DATE_LIKE.match(value):
+    """Only text starting YYYY-MM-DD: fromisoformat alone would take ISO basic and week dates.
+    Testing the two hyphens is enough, as fromisoformat takes ASCII digits only around them."""
+    if not isinstance(value, str) or value[4:5] != "-" or value[7:8] != "-":
         return None
     try:
         moment = datetime.fromisoformat(value)
@@ -306,12 +316,12 @@ def _regex(rule: spec.RegexRule, path: FieldPath, personal: bool) -> Check:
 
 
 _OPERATORS: dict[str, tuple[str, Callable[[Any, Any], bool]]] = {
-    "gte": ("at least", lambda a, b: a >= b),
-    "gt": ("greater than", lambda a, b: a > b),
-    "lte": ("at most", lambda a, b: a <= b),
-    "lt": ("less than", lambda a, b: a < b),
-    "eq": ("equal to", lambda a, b: a == b),
-    "ne": ("different from", lambda a, b: a != b),
+    "gte": ("at least", operator.ge),
+    "gt": ("greater than", operator.gt),
+    "lte": ("at most", operator.le),
+    "lt": ("less than", operator.lt),
+    "eq": ("equal to", operator.eq),
+    "ne": ("different from", operator.ne),
 }
 
 

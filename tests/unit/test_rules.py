@@ -88,6 +88,25 @@ def test_ranges_on_numbers_and_dates():
     assert late.value == "9999-12-31T00:00:00Z"
 
 
+def test_only_rfc_3339_text_is_on_a_date_scale():
+    rule = {"id": "when", "kind": "range", "field": "attributes.when", "min": "2000-01-01T00:00Z"}
+    when = lambda text: product(attributes={"when": text})  # noqa: E731
+    assert check(Entity.PRODUCT, rule, when("2026-11-01T10:00:00+02:00")) == []
+    # ISO 8601 forms other than YYYY-MM-DD (basic, week dates) and offset-less times fail
+    for text in ("20261101T100000Z", "2026-W44-1T10:00:00Z", "2026-11-01T10:00:00", "2026-11"):
+        assert len(check(Entity.PRODUCT, rule, when(text))) == 1, text
+
+
+def test_number_ranges_take_any_decimal_text_but_not_nan_or_infinity():
+    rule = {"id": "weight", "kind": "range", "field": "attributes.weight", "min": "0.5"}
+    weight = lambda value: product(attributes={"weight": value})  # noqa: E731
+    assert check(Entity.PRODUCT, rule, weight("0." + "0" * 60 + "1")) != []  # a long text too
+    assert check(Entity.PRODUCT, rule, weight("1" + "0" * 60)) == []
+    assert check(Entity.PRODUCT, rule, weight(0.75)) == []
+    for value in ("NaN", "Infinity", "-inf", "1,5", True):
+        assert len(check(Entity.PRODUCT, rule, weight(value))) == 1, value
+
+
 def test_enumerations_and_patterns():
     vendors = {"id": "vendor", "kind": "enum", "field": "vendor", "values": ["Nordlinen"]}
     assert check(Entity.PRODUCT, vendors, product(vendor="Nordlinen")) == []
