@@ -2,6 +2,7 @@
 
 import gc
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -92,10 +93,13 @@ def _webhook_receiver(services: Services) -> "WebhookReceiver":
     return WebhookReceiver.create(services)
 
 
+@cache
 def tune_garbage_collector() -> None:
     """Batches of thousands of records make many short-lived objects; the default thresholds
     then run full collections over every long-lived object (the app itself) again and again.
     Freezing start-up objects (and a slightly lazier young generation) keeps the worker fast;
-    much larger thresholds were faster still but cost ~100 MB of RSS at 100k records."""
+    much larger thresholds were faster still but cost ~100 MB of RSS at 100k records.
+    Once per process: frozen objects are never collected, so freezing at every start of a
+    process that starts apps again and again (the test suite) kept every earlier app's garbage."""
     gc.freeze()
     gc.set_threshold(2_000, 10, 10)

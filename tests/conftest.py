@@ -155,7 +155,36 @@ async def api(services: Services) -> AsyncIterator[httpx.AsyncClient]:
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
             yield client
     finally:
-        await services.stop()
+        await stop_services(services)
+
+
+STOP_PATIENCE_SECONDS = 120.0  # a stop takes well under a second; this is a hang, not a slow stop
+
+
+async def stop_services(services: Services) -> None:
+    """services.stop(), or a failed test naming what every asyncio task awaits if it hangs:
+    faulthandler's dump of a hung event loop shows nothing but its select()."""
+    stopping = asyncio.ensure_future(services.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=STOP_PATIENCE_SECONDS)
+    if not done:
+        stopping.cancel()
+        tasks = "\n".join(_awaiting(task) for task in asyncio.all_tasks())
+        pytest.fail(f"services.stop() hung for {STOP_PATIENCE_SECONDS:g} s. Tasks:\n{tasks}")
+    stopping.result()
+
+
+def _awaiting(task: "asyncio.Task[Any]") -> str:
+    """The task's chain of awaits, outermost first (Task.print_stack shows the outermost only)."""
+    lines = [repr(task)]
+    awaited: Any = task.get_coro()
+    while awaited is not None:
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+        if frame is None:  # a future: the task's repr names it (wait_for=…)
+            break
+        code = frame.f_code
+        lines.append(f"  {code.co_filename}:{frame.f_lineno} in {code.co_qualname}")
+        awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
+    return "\n".join(lines)
 
 
 @dataclass

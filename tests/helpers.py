@@ -31,7 +31,7 @@ from app.settings import Settings
 from app.tenancy import service as tenancy
 from app.tenancy.models import CLIENT_SCOPES, KeyMode, Scope
 from app.tenancy.models import Tenant as TenantScope
-from tests.conftest import GraphQL, Tenant, make_settings
+from tests.conftest import GraphQL, Tenant, make_settings, stop_services
 
 INGEST = {
     "product": ("ingestProducts", "IngestProductsInput"),
@@ -287,7 +287,7 @@ async def api_process(settings: Settings) -> AsyncIterator[tuple[Services, Graph
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
             yield services, GraphQL(client)
     finally:
-        await services.stop()
+        await stop_services(services)
 
 
 async def burst_worker(settings: Settings) -> None:

@@ -73,10 +73,11 @@ class DeliveryLoop:
                 await deliver_due(self._sessions, http, self._settings, self._wake)
             except Exception:
                 log.exception("webhook.delivery_pass_failed")
+            # Not asyncio.wait_for: on Python 3.11 it swallows a stop() that comes just as a
+            # commit wakes it, and stop() then waits for this loop forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._wake.wait(), self._settings.event_delivery_poll_interval_seconds
-                )
+                async with asyncio.timeout(self._settings.event_delivery_poll_interval_seconds):
+                    await self._wake.wait()
 
 
 class EnqueueOnCommit:
