@@ -18,7 +18,8 @@ records of each workload inside functools.reduce, untimed, so that
     valgrind --tool=callgrind --collect-atstart=no --toggle-collect=functools_reduce \
         .venv/bin/python tests/bench/bench_mapping.py --count 300 --only "products-rest"
 
-counts only those records (total instructions / N = per record).
+counts only those records (total instructions / N = per record); with --rules, the step that
+checks the built-in validation rules too (as the worker does).
 """
 
 from __future__ import annotations
@@ -128,11 +129,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds (median)")
     parser.add_argument("--only", default="", help="only workloads whose name contains this")
     parser.add_argument("--count", type=int, default=0, help="N records untimed, for callgrind")
+    parser.add_argument("--rules", action="store_true", help="--count: with the built-in rules")
     options = parser.parse_args()
     if options.count:
         for name, (platform, entity, payloads) in _workloads().items():
             if options.only in name:
-                _count(_steps(_lease(platform, entity), entity)[1], payloads, options.count)
+                step = _steps(_lease(platform, entity), entity)[2 if options.rules else 1]
+                _count(step, payloads, options.count)
         return
     print(f"calibration: sum(range(1000)) = {_calibration():.1f} µs")
     print(
