@@ -3,11 +3,11 @@
 The function does what the steps do on a record where every read finds the container it
 expects and every transform succeeds: plain reads as dict lookups (each record path read once),
 the transform called directly (or, for the simplest transforms, its usual case written out),
-writes in place, an element group as one loop. Anything else (a container of the wrong type,
-an absent required value, a transform that raises) raises `Unusual`, and the caller maps the
-record again with the steps themselves, so errors (codes, messages, paths and order) are always
-the steps' own. Steps the generator does not cover are called as they are from inside the
-function.
+writes in place, an element group (or consecutive element rules of several sources over the
+same arrays) as one loop. Anything else (a container of the wrong type, an absent required
+value, a transform that raises) raises `Unusual`, and the caller maps the record again with the
+steps themselves, so errors (codes, messages, paths and order) are always the steps' own.
+Steps the generator does not cover are called as they are from inside the function.
 
 The source is built from validated rule data only (parsed paths, the rule set's own
 objects), never from record data; keys, indices and numbers are written with repr().
@@ -118,6 +118,22 @@ def _read(source: _Source, segments: tuple[Segment, ...]) -> str:
     return local
 
 
+def _present_elements(source: _Source, rule_source: "mapping._Source") -> str:
+    """The local holding a `[*]` source's present element values (its `value`), made once per
+    record at the function's top level."""
+    local = source.reads.get(rule_source.segments)
+    if local is not None:
+        return local
+    array = _read(source, rule_source.prefix)
+    local = f"p{len(source.reads)}"
+    source.add(1, f"if {array} is not None and not isinstance({array}, list):", "    raise Unusual")
+    source.add(1, f"{local} = []", f"for v in {array} or ():")
+    _walk(source, 2, "v", rule_source.suffix)
+    source.add(2, f"if v is not None and ({_PRESENT}):", f"    {local}.append(v)")
+    source.reads[rule_source.segments] = local
+    return local
+
+
 def _absent(source: _Source, rule: "mapping._Compiled") -> list[str]:
     """What an absent value does: put the rule's default, be Unusual when required, or nothing."""
     if rule.rule.default is not None:
@@ -184,11 +200,16 @@ def _one(source: _Source, rule: "mapping._Compiled") -> None:
 
 
 def _plain(source: _Source, rule: "mapping._Compiled") -> None:
-    """A `_run_plain` rule of plain sources (the first present one is transformed), perhaps a
+    """A `_run_plain` rule (the first present source value is transformed), perhaps a
     fallback (run where the target is unset). Every source is read, as the steps read them, and
     for a fallback even where its target is set: a wrong container there is Unusual (the steps'
     answer, only slower)."""
-    reads = [_read(source, rule_source.segments) for rule_source in rule.sources]
+    reads = [
+        _read(source, rule_source.segments)
+        if rule_source.star is None
+        else _present_elements(source, rule_source)
+        for rule_source in rule.sources
+    ]
     indent = 1
     if rule.rule.fallback:
         target = (
@@ -241,6 +262,49 @@ def _loop(source: _Source, rules: list["mapping._Compiled"]) -> None:
         _apply(source, 3, rule, _element_write(list_key, rule.fields[1]))
 
 
+def _walk(source: _Source, indent: int, local: str, suffix: tuple[Segment, ...]) -> None:
+    """`local` read on through `suffix`'s keys; a value that is not an object on the way is
+    Unusual."""
+    for part in suffix:
+        source.add(indent, f"if {local} is None:", "    pass")
+        source.add(
+            indent, f"elif isinstance({local}, dict):", f"    {local} = {local}.get({part!r})"
+        )
+        source.add(indent, "else:", "    raise Unusual")
+
+
+def _stars(source: _Source, rules: list["mapping._Compiled"]) -> None:
+    """`_run_star` rules over the same arrays into one target list, as one loop: element by
+    element up to the longest array, each rule reading every source and transforming the first
+    present value. The rules' writes land where the steps put them, one rule after the other
+    (an element's fields in rule order); an absent required value or an error is Unusual."""
+    first = rules[0]
+    assert first.fields is not None
+    list_key = first.fields[0]
+    arrays = [_read(source, rule_source.prefix) for rule_source in first.sources]
+    for array in arrays:
+        source.add(1, f"if {array} is not None and not isinstance({array}, list):")
+        source.add(2, "raise Unusual")
+    lengths = [f"n{number}" for number in range(len(arrays))]
+    for length, array in zip(lengths, arrays, strict=True):
+        source.add(1, f"{length} = len({array}) if {array} is not None else 0")
+    source.add(1, f"items = data.get({list_key!r})")
+    source.add(1, f"for index in range(max(0, {', '.join(lengths)})):", "    item = None")
+    elements = [f"e{number}" for number in range(len(arrays))]
+    for element, array, length in zip(elements, arrays, lengths, strict=True):
+        source.add(2, f"{element} = {array}[index] if index < {length} else None")
+    for rule in rules:
+        assert rule.fields is not None
+        values = [f"v{number}" for number in range(len(elements))]
+        for value, element, rule_source in zip(values, elements, rule.sources, strict=True):
+            source.add(2, f"{value} = {element}")
+            _walk(source, 2, value, rule_source.suffix)
+        source.add(2, f"for v in ({', '.join(values)},):")
+        source.add(3, f"if v is not None and ({_present(rule)}):", "    break")
+        source.add(2, "else:", "    v = None")
+        _apply(source, 2, rule, _element_write(list_key, rule.fields[1]))
+
+
 def _generic(source: _Source, step: "mapping.Step") -> None:
     source.add(1, f"{source.name('step', step)}(scope, data, errors)")
 
@@ -250,18 +314,27 @@ def _readable(segments: tuple[Segment, ...]) -> bool:
     return bool(segments) and isinstance(segments[0], str)
 
 
+def _readable_star(source: "mapping._Source") -> bool:
+    """`[*]` paths the generated function reads: a readable array, then keys of its elements."""
+    return _readable(source.prefix) and all(isinstance(part, str) for part in source.suffix)
+
+
 def _covered_one(rule: "mapping._Compiled") -> bool:
     return rule.run == rule._run_one and _readable(rule.sources[0].segments)
 
 
 def _covered_plain(rule: "mapping._Compiled") -> bool:
-    """Plain sources, the first present one transformed (or the rule's default)."""
+    """Sources of keys and indices (a `[*]` source: its present element values), the first
+    present one transformed (or the rule's default)."""
     return (
         rule.run == rule._run_plain
         and rule.needs_source
         and not rule.takes_all
         and not rule.fills_absent
-        and all(source.star is None and _readable(source.segments) for source in rule.sources)
+        and all(
+            _readable(source.segments) if source.star is None else _readable_star(source)
+            for source in rule.sources
+        )
     )
 
 
@@ -271,16 +344,55 @@ def _covered_loop(rules: list["mapping._Compiled"]) -> bool:
         rule.fields is not None
         and rule.rule.default is None
         and len(rule.sources[0].suffix) <= 1
-        and _readable(rule.sources[0].prefix)
-        and all(isinstance(part, str) for part in rule.sources[0].suffix)
+        and _readable_star(rule.sources[0])
         for rule in rules
     )
+
+
+def _covered_star(rule: "mapping._Compiled") -> bool:
+    """`[*]` sources of keys into a `list[*].field` target, the first present value
+    transformed, without defaults or fallbacks."""
+    return (
+        rule.run == rule._run_star
+        and rule.fields is not None
+        and rule.needs_source
+        and not rule.takes_all
+        and not rule.fills_absent
+        and not rule.rule.fallback
+        and rule.rule.default is None
+        and all(source.star is not None and _readable_star(source) for source in rule.sources)
+    )
+
+
+def _same_arrays(first: "mapping._Compiled", rule: "mapping._Compiled") -> bool:
+    """Whether two covered `_run_star` rules read the same arrays into the same target list."""
+    return first.head == rule.head and [source.prefix for source in first.sources] == [
+        source.prefix for source in rule.sources
+    ]
+
+
+def _parts(steps: tuple["mapping.Step", ...]) -> list["mapping.Step | list[mapping._Compiled]"]:
+    """The steps, with consecutive covered `_run_star` rules over the same arrays into the same
+    target list as one list each."""
+    parts: list[mapping.Step | list[mapping._Compiled]] = []
+    for step in steps:
+        run = getattr(step, "__self__", None)
+        if not (isinstance(run, mapping._Compiled) and _covered_star(run)):
+            parts.append(step)
+        elif parts and isinstance(parts[-1], list) and _same_arrays(parts[-1][0], run):
+            parts[-1].append(run)
+        else:
+            parts.append([run])
+    return parts
 
 
 def generate(steps: tuple["mapping.Step", ...]) -> "mapping.Step":
     """One function doing what `steps` (a rule set's `compiled()` steps) do, usual records."""
     source = _Source()
-    for step in steps:
+    for step in _parts(steps):
+        if isinstance(step, list):
+            _stars(source, step)
+            continue
         run = getattr(step, "__self__", None)
         if isinstance(run, mapping._ElementGroup) and _covered_loop(run.rules):
             _loop(source, run.rules)

@@ -145,6 +145,24 @@ SHAPES: list[list[dict[str, Any]]] = [
         }
     ],
     [{"target": "attributes.ids", "source": ["c", "a"], "transform": "variation_ids"}],
+    [{"target": "sku", "source": ["c", "other[*].a"], "transform": "first_variant_sku"}],
+    [{"target": "variants[*].name", "source": ["list[*].a", "other[*]"], "transform": "text"}],
+    [
+        {
+            "target": "variants[*].price",
+            "source": ["list[*].b", "other[*].a.b"],
+            "transform": "money",
+            "required": True,
+        }
+    ],
+    [
+        {
+            "target": "variants[*].options",
+            "source": ["list[*].a", "other[*]"],
+            "transform": "copy",
+            "default": {},
+        }
+    ],
 ]
 _KEYS = st.sampled_from(["a", "b", "c", "list", "other", "id", "title", "updated"])
 _LEAVES = (
@@ -215,6 +233,16 @@ _USUAL_CASES: list[tuple[dict[str, Any], dict[str, Any], tuple[str, Any]]] = [
         ("images", [{"position": 0}, {"position": 1}]),
     ),
     (
+        {"target": "images[*].alt", "source": ["list[*].a.b", "other[*]"], "transform": "text"},
+        {"list": [{"a": {"b": " x "}}, {}, {"a": {}}], "other": [None, "", "y", "z"]},
+        ("images", [{"alt": "x"}, None, {"alt": "y"}, {"alt": "z"}]),
+    ),
+    (
+        {"target": "sku", "source": ["c", "other[*].a"], "transform": "first_variant_sku"},
+        {"other": [{}, {"a": {"sku": " s "}}, {"a": {"sku": "t"}}]},
+        ("sku", "s"),
+    ),
+    (
         {"target": "attributes.both", "source": ["a.b", "c"], "transform": "text", "default": 0},
         {"c": "y"},
         ("attributes", {"both": "y"}),
@@ -232,3 +260,30 @@ def test_the_usual_cases_map_by_the_generated_function_as_by_the_steps(
     _same(rules, record)
     key, value = made
     assert RecordMapper(rules, DEFAULTS).map(record)[0].get(key) == value
+
+
+def test_element_rules_of_several_sources_map_as_one_loop_as_by_the_steps(
+    product_rules: RuleFactory,
+) -> None:
+    """Each rule over the same arrays fills its field of each element; an element the first
+    rule leaves out is made by the next (the target list already longer, or not yet)."""
+    rules = product_rules(
+        {"target": "variants[*].sku", "source": ["list[*].a", "other[*].a"], "transform": "text"},
+        {"target": "variants[*].name", "source": ["list[*].b", "other[*].b"], "transform": "text"},
+    )
+    record = {
+        "id": 1,
+        "title": "T",
+        "updated": "2026-11-01",
+        "list": [{"b": "n0"}, {"a": "s1"}, None, {"b": "n3"}],
+        "other": [{}, {}, {}, {"a": "s3"}, {"b": "n4"}],
+    }
+    assert _usual(rules, record)
+    _same(rules, record)
+    assert RecordMapper(rules, DEFAULTS).map(record)[0]["variants"] == [
+        {"name": "n0"},
+        {"sku": "s1"},
+        None,
+        {"sku": "s3", "name": "n3"},
+        {"name": "n4"},
+    ]
