@@ -5,8 +5,11 @@ drain, and nothing is lost)."""
 
 import asyncio
 import signal
+from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
+import orjson
 import pytest
 from sqlalchemy import select
 
@@ -15,7 +18,7 @@ from app.services import Services
 from tests.conftest import Tenant
 from tests.faults.conftest import push
 from tests.faults.test_process_faults import _between, assert_ams_holds, synced_count, until
-from tests.helpers import shopify_product
+from tests.helpers import ingest_mutation, shopify_product
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -30,17 +33,39 @@ async def jobs_with_key(services: Services, tenant: Tenant, key: str) -> list[st
         return list(found)
 
 
+async def _push_held_before_its_last_byte(
+    url: str, tenant: Tenant, records: list[Any], key: str, killed: asyncio.Event
+) -> httpx.Response:
+    """A partner's GraphQL ingest whose body stops one byte short until `killed` is set: the
+    process is then certainly in the middle of the request, however fast it is."""
+    variables = {"input": {"records": records, "idempotencyKey": key}}
+    body = orjson.dumps({"query": ingest_mutation("product"), "variables": variables})
+
+    async def held() -> AsyncIterator[bytes]:
+        yield body[:-1]
+        await killed.wait()
+        yield body[-1:]
+
+    headers = {**tenant.headers, "content-type": "application/json"}
+    async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+        return await client.post("/graphql", content=held(), headers=headers)
+
+
 async def test_an_api_killed_mid_request_then_the_partners_retry_makes_one_job(
     topology, services, tenant
 ):
     catalog = [shopify_product(n) for n in range(3000)]
     key = "catalog-2026-11-26"
-    victim = topology.api_processes[1]
-    first = asyncio.create_task(push(victim.url, tenant, catalog, idempotency_key=key))
+    victim, killed = topology.api_processes[1], asyncio.Event()
+    first = asyncio.create_task(
+        _push_held_before_its_last_byte(victim.url, tenant, catalog, key, killed)
+    )
     await asyncio.sleep(0.2)
+    assert not first.done(), "the request ended before the kill"
     victim.kill()
+    killed.set()
     (cut,) = await asyncio.gather(first, return_exceptions=True)
-    assert isinstance(cut, httpx.TransportError), "the request was cut, not answered"
+    assert isinstance(cut, httpx.TransportError), f"the request was cut, not answered: {cut!r}"
 
     job_id = await push(topology.api_urls[0], tenant, catalog, idempotency_key=key)
     again = await push(topology.api_urls[0], tenant, catalog, idempotency_key=key)
