@@ -35,8 +35,10 @@ _CODES = {
     "model_attributes_type": "invalid_type",
 }
 _TYPE_SUFFIXES = ("_type", "_parsing")
-INTEGER_RANGE = (-(2**63), 2**64 - 1)  # what JSON tools and our stores take without loss
 OVERSIZED_INTEGER = "Integer out of range: integers are at most 64 bits."
+# pydantic error type → our message, where pydantic's own words would mislead
+_MESSAGES = {"int_parsing_size": OVERSIZED_INTEGER}
+INTEGER_RANGE = (-(2**63), 2**64 - 1)  # what JSON tools and our stores take without loss
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,6 @@ def _message(code: str, path: tuple[str | int, ...], pydantic_message: str) -> s
         return f"'{name}' is required."
     if name == "amount" and code == "invalid_type":
         return 'amount must be a decimal string such as "49.90", never a JSON number.'
-    if code == "out_of_range" and pydantic_message.startswith("Unable to parse input string"):
-        return OVERSIZED_INTEGER  # pydantic's words for an integer beyond 64 bits
     if pydantic_message == "Input should have timezone info":
         return f"'{name}' needs an offset or Z (RFC 3339), e.g. 2026-11-01T10:00:00Z."
     if code == "invalid_type" and not path:
@@ -78,7 +78,8 @@ def field_errors(error: ValidationError) -> list[FieldError]:
     for detail in error.errors(include_url=False, include_input=False):
         path = tuple(detail["loc"]) or tuple(detail.get("ctx", {}).get("field", ()))
         code = error_code(detail["type"])
-        found.append(FieldError(code, _message(code, path, detail["msg"]), path))
+        message = _MESSAGES.get(detail["type"]) or _message(code, path, detail["msg"])
+        found.append(FieldError(code, message, path))
     return found
 
 

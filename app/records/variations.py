@@ -346,9 +346,6 @@ class _Parent:
     variants: Variants
     changed: bool = False
 
-    def changed_data(self) -> dict[str, Any]:
-        return self.variants.into(self.data)
-
 
 async def _parents(
     session: AsyncSession, tenant: Tenant, keys: set[RecordKey]
@@ -553,7 +550,7 @@ async def _write_parents(
     """Each changed parent once, guarded by the content it was read with."""
     table, now = CanonicalRecord, datetime.now(UTC)
     for parent, read_hash in parents:
-        data = parent.changed_data()
+        data = parent.variants.into(parent.data)
         result = await session.execute(
             update(table)
             .where(table.id == parent.id, table.content_hash == read_hash)

@@ -107,7 +107,7 @@ def _parsed_decimal(text: str) -> Decimal | None:
 
 def _as_decimal(value: Any) -> Decimal | None:
     if isinstance(value, dict):
-        value = value.get("amount", value)  # what _amount gives, without a call per money value
+        value = _amount(value)
     if not isinstance(value, str):  # decimal strings are the usual case
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return None
