@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import orjson
-from sqlalchemy import update
+from sqlalchemy import event, update
 
 from app.ams.fieldmap import table_maps, value_hash
 from app.ams.models import AmsSyncRecord, AmsSyncState, RecordSyncStatus
@@ -365,3 +365,20 @@ async def seed_synced(runtime: AmsRuntime, tenant: TenantScope, records: list[Va
             )
             .values(sync_pending=False)
         )
+
+
+@contextmanager
+def statements_on(services: Services, *tables: str) -> Iterator[list[str]]:
+    """The SQL statements sent while inside that name one of `tables`, in order."""
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if any(table in statement for table in tables):
+            seen.append(statement)
+
+    engine = services.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

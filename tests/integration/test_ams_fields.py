@@ -1,39 +1,17 @@
 """What the AMS work shows through GraphQL on records: `Record.archivedAt`, loaded for a whole page
 in one query (never one per record). Runs on SQLite and PostgreSQL."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy import event
 
 from app.services import Services
 from tests.conftest import GraphQL, Tenant, create_tenant
-from tests.helpers import shopify_product
+from tests.helpers import shopify_product, statements_on
 from tests.integration.test_ingest_pipeline import finished_job, push
 
 ARCHIVE = """mutation($input: ArchiveRecordsInput!) {
   archiveRecords(input: $input) { archived errors { code message path } }
 }"""
 RECORDS = """{ records(entity: PRODUCT, first: 100) { nodes { externalId archivedAt } } }"""
-
-
-@contextmanager
-def statements_on(services: Services, table: str) -> Iterator[list[str]]:
-    """The SQL statements sent while inside that name `table`."""
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if table in statement:
-            seen.append(statement)
-
-    engine = services.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 async def stored_catalog(gql: GraphQL, services: Services, tenant: Tenant, count: int) -> None:

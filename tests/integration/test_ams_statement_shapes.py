@@ -5,19 +5,16 @@ the lookups compile once whatever the number of records. The SQL text sent still
 placeholder per value of an IN list, and each distinct text is prepared and kept by the
 connection and PostgreSQL: IN lists come in a few lengths only."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
-
-from sqlalchemy import event
 
 from app.ams import rejections, retries
 from app.contracts.entities import Entity
 from app.services import Services
 from app.tenancy.models import Tenant as TenantScope
 from tests.conftest import Tenant
+from tests.helpers import statements_on
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 RECORDS = 40
@@ -25,23 +22,6 @@ RECORDS = 40
 
 def _key(number: int) -> retries.Key:
     return ("shopify" if number % 2 else "woocommerce", f"p{number}")
-
-
-@contextmanager
-def _texts_sent(services: Services, *tables: str) -> Iterator[set[str]]:
-    """The distinct SQL texts sent while inside that name one of `tables`."""
-    sent: set[str] = set()
-
-    def send(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        if any(table in statement for table in tables):
-            sent.add(statement)
-
-    engine = services.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", send)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", send)
 
 
 def _record(number: int) -> Any:
@@ -62,7 +42,7 @@ async def test_lookups_of_pages_of_every_size_compile_once(
         await retries.count_failures(session, scope, records, failure, services.settings, NOW)
 
     compiled: dict[Any, Any] = {}
-    with _texts_sent(services, "ams_record_retries", "quarantined_records") as sent:
+    with statements_on(services, "ams_record_retries", "quarantined_records") as sent:
         for count in range(1, RECORDS + 1):
             keys = [_key(n) for n in range(count)]
             async with services.sessions() as session, session.begin():
@@ -75,7 +55,7 @@ async def test_lookups_of_pages_of_every_size_compile_once(
     assert len(compiled) == 3  # the attempts read and forgotten, the held entries resolved
     # IN lists of 1, 2, 4, 8, 16 or 32 ids: 1 to 20 per platform read, 1 to 13 not failed
     # forgotten and resolved
-    assert len(sent) == 6 + 5 + 5
+    assert len(set(sent)) == 6 + 5 + 5  # distinct SQL texts
     async with services.sessions() as session, session.begin():
         await rejections.resolve(session, scope, Entity.PRODUCT, [_key(0), _key(3)])
         left = await retries.pending(session, scope, "product", [_key(n) for n in range(RECORDS)])
