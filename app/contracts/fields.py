@@ -95,7 +95,8 @@ Attributes = Annotated[
     dict[Annotated[str, StringConstraints(min_length=1, max_length=200)], AttributeValue],
     Field(
         max_length=500,
-        description="Custom fields that have no standard field: name → string, number or boolean.",
+        description="Custom fields that have no standard field: name → string, number or boolean "
+        "(integers at most 64 bits: send longer numeric ids as strings).",
         examples=[{"material": "linen", "fit": "relaxed"}],
     ),
 ]

@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from app import exact_json
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Transactions are begun by _sqlite_begin_immediate, not by the driver.
@@ -38,12 +40,15 @@ def _sqlite_begin(connection: Any) -> None:
 
 
 def _json_dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
+    return exact_json.dumps(value).decode()
 
 
 def create_engine(url: str) -> AsyncEngine:
     json_options: dict[str, Any] = {
         "json_serializer": _json_dumps,
+        # orjson, not exact_json: PostgreSQL prints a jsonb float such as 1e30 as its 31 digits,
+        # which would read back as an integer; an integer beyond 64 bits is never stored
+        # (validation refuses it) except in a quarantined attempt, shown rounded then.
         "json_deserializer": orjson.loads,
         # A database error's message would otherwise quote the statement's values (records,
         # emails, phones) into whatever logs it: tracebacks name the statement only.

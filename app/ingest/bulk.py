@@ -26,6 +26,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import exact_json
 from app.contracts.entities import Entity
 from app.db.models import IngestJob, RecordError, StagedRecord
 from app.errors import FieldError, GatewayError
@@ -133,7 +134,7 @@ def parse_line(
     if not text:
         return None
     try:
-        value = orjson.loads(text)
+        value = exact_json.loads(text)
     except orjson.JSONDecodeError as error:
         return LineError(number, "malformed_json", f"Line {number} is not valid JSON: {error}.")
     canonical, subject = canonical_form(value, audience)

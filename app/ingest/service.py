@@ -14,6 +14,7 @@ from sqlalchemy import Dialect, Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import exact_json
 from app.contracts.entities import Entity
 from app.contracts.fields import SourcePlatform
 from app.db.models import IngestJob, StagedRecord
@@ -136,7 +137,7 @@ def canonical_records(
     audience = entity is Entity.AUDIENCE
     records, subjects = [], []
     for text in texts:
-        canonical, subject = canonical_form(orjson.loads(text), audience)
+        canonical, subject = canonical_form(exact_json.loads(text), audience)
         records.append(orjson.Fragment(canonical))
         subjects.append(subject)
     return records, subjects
@@ -146,13 +147,13 @@ def canonical_form(value: Any, audience: bool) -> tuple[bytes, Subject]:
     """A parsed record's canonical JSON (sorted keys) and, for an audience record, whom it names
     (app.privacy.staged_subjects): read here, from the one parse, not again from the payload."""
     subject = subject_in(value) if audience else NO_SUBJECT
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS), subject
+    return exact_json.dumps(value, sort_keys=True), subject
 
 
 def serialise_records(records: list[Any]) -> tuple[list[bytes], str]:
     """Each record as canonical JSON (sorted keys), and a hash of the whole request: the same
     records hash alike whatever their key order, through whichever door they came."""
-    payloads = [orjson.dumps(record, option=orjson.OPT_SORT_KEYS) for record in records]
+    payloads = [exact_json.dumps(record, sort_keys=True) for record in records]
     digest = hashlib.sha256(b"\n".join(payloads))
     if payloads:
         digest.update(b"\n")  # every payload is followed by a newline in the hash

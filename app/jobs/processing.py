@@ -14,11 +14,11 @@ from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import orjson
 import structlog
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app import exact_json
 from app.ams.due import mark_sync_due
 from app.contracts.entities import Entity
 from app.contracts.fields import SourcePlatform
@@ -191,16 +191,16 @@ def standard_payload(lease: Lease, payload: str) -> tuple[str | bytes, list[Fiel
     mapper = lease.mapper
     if mapper is None:
         return payload, []
-    data, errors = mapper.map(orjson.loads(payload))
+    data, errors = mapper.map(exact_json.loads(payload))
     if not errors:
-        return orjson.dumps(data), errors
+        return exact_json.dumps(data), errors
     native = [
         FieldError(e.code, e.message, (e.source,) if e.source else ())
         if isinstance(e, MappingError)
         else e
         for e in errors
     ]
-    return orjson.dumps(data), native
+    return exact_json.dumps(data), native
 
 
 def validate_chunk(

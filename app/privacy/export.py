@@ -4,10 +4,10 @@ the way an erasure finds it (app.privacy.footprint)."""
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import exact_json
 from app.ams.models import AmsSyncRecord
 from app.db.models import CanonicalRecord, IngestJob, StagedRecord
 from app.privacy.footprint import at_positions, resolve
@@ -55,7 +55,7 @@ async def _raw(session: AsyncSession, positions: list[tuple[str, int]]) -> list[
         .order_by(StagedRecord.job_id, StagedRecord.position)
     )
     return [
-        {"job_id": job_id, "position": position, "payload": orjson.loads(payload)}
+        {"job_id": job_id, "position": position, "payload": exact_json.loads(payload)}
         for job_id, position, payload in rows
     ]
 

@@ -9,6 +9,7 @@ import orjson
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import exact_json
 from app.errors import FieldError
 from app.ids import new_id
 from app.quarantine.models import QuarantinedRecord, QuarantineStatus
@@ -47,15 +48,15 @@ def patched_attempt(
     if not patches:
         return payload, mapping_errors
     try:
-        attempt = orjson.loads(payload)
+        attempt = exact_json.loads(payload)
     except orjson.JSONDecodeError:
         attempt = None
-    return orjson.dumps(apply_patches(attempt, list(patches))), []
+    return exact_json.dumps(apply_patches(attempt, list(patches))), []
 
 
 def _loaded(payload: str | bytes) -> Any:
     try:
-        return orjson.loads(payload)
+        return exact_json.loads(payload)
     except orjson.JSONDecodeError:
         return None
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import ColumnElement, Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import exact_json
 from app.ams import rejections
 from app.ams.due import mark_sync_due
 from app.contracts.entities import Entity
@@ -116,7 +116,7 @@ async def _raw_inputs(
             )
         )
         for row in rows:
-            raw[(job_id, row.position)] = orjson.loads(row.payload)
+            raw[(job_id, row.position)] = exact_json.loads(row.payload)
     return raw
 
 
@@ -225,7 +225,7 @@ async def fix_quarantined(
     raw = (await _raw_inputs(session, [entry])).get((entry.job_id, entry.position))
     attempt = merge_patch(entry.mapped if entry.mapped is not None else raw, patch)
     rules = await current_rule_set(session, tenant, Entity(entry.entity))
-    result = validate_record(Entity(entry.entity), orjson.dumps(attempt), rules)
+    result = validate_record(Entity(entry.entity), exact_json.dumps(attempt), rules)
     if not isinstance(result, list):
         record = (result.data, result.source_platform, result.external_id)
         result = await held_back(session, tenant, Entity(entry.entity), settings, *record) or result

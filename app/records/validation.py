@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from app.contracts.entities import ENTITY_MODELS, Entity
 from app.contracts.fields import RecordBase
 from app.errors import FieldError
+from app.exact_json import INTEGER_RANGE
 from app.rules.engine import RuleSet
 
 # pydantic error type → our stable error code
@@ -38,7 +39,6 @@ _TYPE_SUFFIXES = ("_type", "_parsing")
 OVERSIZED_INTEGER = "Integer out of range: integers are at most 64 bits."
 # pydantic error type → our message, where pydantic's own words would mislead
 _MESSAGES = {"int_parsing_size": OVERSIZED_INTEGER}
-INTEGER_RANGE = (-(2**63), 2**64 - 1)  # what JSON tools and our stores take without loss
 
 
 @dataclass(frozen=True)

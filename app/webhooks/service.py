@@ -11,6 +11,7 @@ from typing import Literal
 import orjson
 import structlog
 
+from app import exact_json
 from app.coalescing import ExpiringCache
 from app.contracts.fields import SourcePlatform
 from app.db.engine import reading
@@ -245,7 +246,7 @@ def _is_woocommerce_ping(request: SignedRequest) -> bool:
 
 def _parse(body: bytes) -> object:
     try:
-        return orjson.loads(body)
+        return exact_json.loads(body)
     except orjson.JSONDecodeError as error:
         message = f"The delivery is signed but its body is not valid JSON: {error}."
         raise GatewayError(

@@ -11,7 +11,7 @@ from tests.conftest import GraphQL, Tenant
 from tests.helpers import shopify_product
 from tests.integration.test_ingest_pipeline import finished_job, push, stored
 
-BIG = 10**30  # JSON parsers read it as 1e+30: an integer field cannot take it
+BIG = 10**30  # beyond 64 bits: no integer field can take it
 CASES: list[tuple[str, dict[str, Any], tuple[str, str]]] = [
     (
         "before year 1 in UTC",

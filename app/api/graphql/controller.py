@@ -19,6 +19,7 @@ from strawberry.litestar import make_graphql_controller
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
+from app import exact_json
 from app.api.graphql.context import graphql_context
 from app.api.graphql.media import (
     GRAPHQL_RESPONSE,
@@ -51,7 +52,7 @@ def make_controller(portal_dist: Path, sandbox_enabled: bool) -> type[Controller
 
         def decode_json(self, data: str | bytes) -> object:
             try:
-                return orjson.loads(data)
+                return exact_json.loads(data)
             except orjson.JSONDecodeError as error:
                 raise HTTPException(400, f"The request body is not valid JSON: {error}") from error
 
@@ -120,7 +121,7 @@ def make_controller(portal_dist: Path, sandbox_enabled: bool) -> type[Controller
             return processed
 
         def encode_json(self, data: object) -> bytes:
-            return orjson.dumps(data)
+            return exact_json.dumps(data)
 
         async def render_graphql_ide(self, request: Request[Any, Any, Any]) -> Response[Any]:
             page = portal_files.locate(portal_dist, GRAPHIQL_PAGE)

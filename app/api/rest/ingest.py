@@ -12,6 +12,7 @@ from litestar.exceptions import HTTPException
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import ResponseSpec
 
+from app import exact_json
 from app.api.rest import openapi
 from app.api.rest.schemas import ERRORS_ON_JOB, JobDetail, job_detail
 from app.contracts.entities import Entity
@@ -126,7 +127,7 @@ def envelope_records(body: bytes, entity: Entity) -> tuple[list[Any], list[Subje
 def checked_envelope_records(body: bytes) -> list[Any]:
     """The envelope read whole, the slow way that names each problem it finds."""
     try:
-        document = orjson.loads(body)
+        document = exact_json.loads(body)
     except orjson.JSONDecodeError as error:
         raise _envelope_error(
             "malformed_json", f"The request body is not valid JSON: {error}."
