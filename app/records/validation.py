@@ -36,7 +36,9 @@ _CODES = {
     "model_attributes_type": "invalid_type",
 }
 _TYPE_SUFFIXES = ("_type", "_parsing")
-OVERSIZED_INTEGER = "Integer out of range: integers are at most 64 bits."
+OVERSIZED_INTEGER = (
+    "Integer out of range: integers are at most 64 bits (send a longer numeric id as a string)."
+)
 # pydantic error type → our message, where pydantic's own words would mislead
 _MESSAGES = {"int_parsing_size": OVERSIZED_INTEGER}
 

@@ -48,7 +48,8 @@ def test_an_integer_beyond_64_bits_is_out_of_range_at_its_path(
     assert (error.code, error.path, error.message) == (
         "out_of_range",
         path,
-        "Integer out of range: integers are at most 64 bits.",
+        "Integer out of range: integers are at most 64 bits "
+        "(send a longer numeric id as a string).",
     )
 
 
