@@ -14,7 +14,6 @@ batch) runs out and the tenant's next upload fails it the same way.
 """
 
 import hashlib
-import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -30,6 +29,7 @@ from app import exact_json
 from app.contracts.entities import Entity
 from app.db.models import IngestJob, RecordError, StagedRecord
 from app.errors import FieldError, GatewayError
+from app.ingest.repeated_keys import repeated_key
 from app.ingest.service import (
     IngestAccepted,
     IngestRequest,
@@ -138,9 +138,7 @@ def parse_line(
     except orjson.JSONDecodeError as error:
         return LineError(number, "malformed_json", f"Line {number} is not valid JSON: {error}.")
     canonical, subject = canonical_form(value, audience)
-    # A repeated key makes the canonical form shorter than the line; so does whitespace, so only
-    # then is the line parsed again, slowly, to find the key.
-    if len(canonical) < len(text) and (key := repeated_key(text)) is not None:
+    if (key := repeated_key(text, canonical)) is not None:
         return LineError(
             number,
             "duplicate_key",
@@ -148,30 +146,6 @@ def parse_line(
         )
     return canonical, subject
 
-
-class _RepeatedKey(Exception):
-    def __init__(self, key: str) -> None:
-        self.key = key
-
-
-def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    found = dict(pairs)
-    if len(found) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _RepeatedKey(key)
-            seen.add(key)
-    return found
-
-
-def repeated_key(text: bytes) -> str | None:
-    try:
-        json.loads(text, object_pairs_hook=_unique_pairs)
-    except _RepeatedKey as repeated:
-        return repeated.key
-    except ValueError:  # numbers or escapes the standard library reads differently: not a repeat
-        return None
     return None
 
 

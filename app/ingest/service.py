@@ -20,6 +20,7 @@ from app.contracts.fields import SourcePlatform
 from app.db.models import IngestJob, StagedRecord
 from app.errors import FieldError, GatewayError
 from app.ids import new_id
+from app.ingest.repeated_keys import repeated_key, repeated_key_error
 from app.jobs.models import Door, JobStatus
 from app.privacy.staged_subjects import NO_SUBJECT, Subject, staged_subject, subject_in
 from app.services import Services
@@ -133,11 +134,14 @@ def canonical_records(
     """Each record's JSON text in its canonical form, to pass as `IngestRequest.records`
     (serialise_records keeps a Fragment as it is), and the email and id each audience record
     names, read from the same parse (`IngestRequest.subjects`). Parsing a batch one record at a
-    time, each record freed as soon as it is serialised, costs half of parsing it whole."""
+    time, each record freed as soon as it is serialised, costs half of parsing it whole. A record
+    that repeats a key is a request error naming it (app.ingest.repeated_keys)."""
     audience = entity is Entity.AUDIENCE
     records, subjects = [], []
-    for text in texts:
+    for index, text in enumerate(texts):
         canonical, subject = canonical_form(exact_json.loads(text), audience)
+        if (key := repeated_key(text, canonical)) is not None:
+            raise repeated_key_error(key, f"records[{index}]", ("records", index))
         records.append(orjson.Fragment(canonical))
         subjects.append(subject)
     return records, subjects

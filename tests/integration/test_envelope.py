@@ -1,5 +1,6 @@
 """Bad calls get a clear error naming the field; nothing valid is lost."""
 
+import orjson
 from sqlalchemy import func, select
 
 from app.db.models import IngestJob, StagedRecord
@@ -64,6 +65,22 @@ async def test_malformed_json_gets_400_with_a_reason(api, tenant):
     assert body["error"]["code"] == "bad_request"
     assert "not valid JSON" in body["error"]["message"]
     assert body["error"]["request_id"] == response.headers["x-request-id"]
+
+
+async def test_a_repeated_key_gets_400_naming_it_and_stores_nothing(api, services, tenant):
+    record = orjson.dumps(shopify_product(1))[:-1] + b', "name": "Other shirt"}'
+    body = b'{"query": %s, "variables": {"input": {"records": [%s]}}}' % (
+        orjson.dumps(PUSH),
+        record,
+    )
+    response = await api.post(
+        "/graphql", content=body, headers={**tenant.headers, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["message"] == (
+        "The request body repeats the key 'name' in one object; each key may appear once."
+    )
+    assert await _count(services, IngestJob) == 0
 
 
 async def test_an_oversize_body_gets_413(api, services, tenant):

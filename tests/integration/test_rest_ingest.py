@@ -244,6 +244,9 @@ async def test_an_idempotency_key_of_the_wrong_length_is_rejected(api, services,
         (b'{"records": null}', "records_not_a_list", "records"),
         (b'{"records": []}', "empty_records", "records"),
         (b'{"records": [{}], "idempotency_key": "k"}', "unknown_field", "idempotency_key"),
+        (b'{"records": [{"id": "1"}, {"name": "A","name": "B"}]}', "duplicate_key", "records[1]"),
+        (b'{"records": [{"a": {"x": 1, "y": [{"x": 2, "x": 3}]}}]}', "duplicate_key", "records[0]"),
+        (b'{"records": [{"id": "1"}], "records": [{"id": "2"}]}', "duplicate_key", ""),
     ],
 )
 async def test_a_bad_envelope_is_a_400_naming_the_problem_and_stores_nothing(

@@ -21,6 +21,7 @@ from app.db.engine import reading
 from app.db.models import RecordError
 from app.errors import FieldError, GatewayError
 from app.ingest.bulk import NDJSON_MEDIA_TYPE, import_ndjson
+from app.ingest.repeated_keys import first_repeated_key, repeated_key_error
 from app.ingest.service import (
     MAX_IDEMPOTENCY_KEY_LENGTH,
     IngestAccepted,
@@ -119,9 +120,17 @@ def envelope_records(body: bytes, entity: Entity) -> tuple[list[Any], list[Subje
     (see canonical_records; None when not read here); anything else is a 400 naming the problem.
     The body is cut into records without parsing them into objects."""
     try:
-        return canonical_records(map(memoryview, _read_envelope(body).records), entity)
+        envelope = _read_envelope(body)
+        if body.count(b'"records"') > 1:  # msgspec keeps the last of two `records`: say so
+            _refuse_a_repeated_key(body)
+        return canonical_records(map(memoryview, envelope.records), entity)
     except (msgspec.DecodeError, orjson.JSONDecodeError, RecursionError):  # msgspec: deep nesting
         return checked_envelope_records(body), None
+
+
+def _refuse_a_repeated_key(body: bytes) -> None:
+    if (key := first_repeated_key(body)) is not None:
+        raise repeated_key_error(key, "The request body", ())
 
 
 def checked_envelope_records(body: bytes) -> list[Any]:
@@ -132,6 +141,7 @@ def checked_envelope_records(body: bytes) -> list[Any]:
         raise _envelope_error(
             "malformed_json", f"The request body is not valid JSON: {error}."
         ) from None
+    _refuse_a_repeated_key(body)
     if not isinstance(document, dict):
         raise _envelope_error(
             "body_not_object", 'The request body must be a JSON object: {"records": [...]}.'

@@ -390,6 +390,7 @@ BAD_PAGE = error_response(
     ),
 )
 _EMPTY = "records must hold at least one record."
+_REPEATED = "records[1] repeats the key 'name' in one object; each key may appear once."
 _TOO_LARGE = (
     "The request body is larger than this endpoint accepts (33,554,432 bytes); split it into "
     "smaller requests."
@@ -405,9 +406,9 @@ _NO_MAPPING = (
 INGEST_ERRORS: dict[int, ResponseSpec] = {
     400: error_response(
         "The request as a whole was rejected (nothing was stored): the body is not "
-        '`{"records": [...]}` with 1 to the maximum records, the Idempotency-Key is not 1 to 255 '
-        "characters, `?platform=` names a platform with no mapping for this entity, or an "
-        "unknown query parameter was sent.",
+        '`{"records": [...]}` with 1 to the maximum records, an object in it repeats a key '
+        "(`duplicate_key`), the Idempotency-Key is not 1 to 255 characters, `?platform=` names "
+        "a platform with no mapping for this entity, or an unknown query parameter was sent.",
         empty_records=error_example(
             "invalid_request",
             "invalid_envelope",
@@ -427,6 +428,13 @@ INGEST_ERRORS: dict[int, ResponseSpec] = {
                     "path": "",
                 }
             ],
+        ),
+        duplicate_key=error_example(
+            "invalid_request",
+            "invalid_envelope",
+            _REPEATED,
+            param="records[1]",
+            errors=[{"code": "duplicate_key", "message": _REPEATED, "path": "records[1]"}],
         ),
         unsupported_mapping=error_example(
             "invalid_request",
