@@ -52,10 +52,10 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return found
 
 
-def repeated_key_error(key: str, where: str, path: tuple[str | int, ...]) -> GatewayError:
+def repeated_key_error(
+    key: str, where: str, path: tuple[str | int, ...], code: str = "invalid_envelope"
+) -> GatewayError:
     """The request error for a repeated key: `where` names the object's place for a person
     (records[3], "The request body"), `path` for the error's field path."""
     message = f"{where} repeats the key {key!r} in one object; each key may appear once."
-    return GatewayError(
-        "invalid_envelope", message, errors=[FieldError("duplicate_key", message, path)]
-    )
+    return GatewayError(code, message, errors=[FieldError("duplicate_key", message, path)])

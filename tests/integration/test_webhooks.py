@@ -432,6 +432,19 @@ async def test_a_signed_body_that_is_not_json_is_a_400(api, gql, shop_tenant):
     assert response.json()["error"]["code"] == "malformed_json"
 
 
+async def test_a_signed_body_that_repeats_a_key_is_a_400_naming_it(api, gql, services, shop_tenant):
+    connection = await connect(gql, shop_tenant, "shopify", SHOPIFY_SECRET)
+    body = shirt_body()[:-1] + b', "title": "Another title"}'
+    response = await api.post(path_of(connection), content=body, headers=shopify_headers(body))
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["errors"][0]["code"]) == ("duplicate_key", "duplicate_key")
+    assert error["message"] == (
+        "The delivery repeats the key 'title' in one object; each key may appear once."
+    )
+    assert await job_count(services) == 0
+
+
 async def test_a_receipt_is_json_with_its_length_request_id_and_rate_limit_headers(
     api, gql, shop_tenant
 ):

@@ -170,7 +170,8 @@ _ACCEPTED_EXAMPLE = {
 _DUPLICATE_EXAMPLE = _ACCEPTED_EXAMPLE | {"status": "duplicate", "duplicates": 1, "job_ids": []}
 _ERRORS: dict[int, ResponseSpec] = {
     400: openapi.error_response(
-        "The source is not a known platform, or a correctly signed body is not JSON.",
+        "The source is not a known platform, or a correctly signed body is not JSON or repeats "
+        "a key in one object (`duplicate_key`).",
         malformed_json=openapi.error_example(
             "invalid_request",
             "malformed_json",
