@@ -58,7 +58,10 @@ class Settings(BaseSettings):
     )
     max_bulk_records: int = Field(default=1_000_000, ge=1, description="Records per bulk import.")
     max_record_bytes: int = Field(
-        default=1024 * 1024, ge=1024, description="Longest single NDJSON line (one record)."
+        default=2 * 1024 * 1024,
+        ge=1024,
+        description="Largest single record as JSON, on every door but webhooks (an NDJSON line "
+        "too); assets may be larger by their inline content.",
     )
     bulk_batch_records: int = Field(
         default=1000, ge=1, description="NDJSON lines stored per transaction while streaming."

@@ -82,6 +82,9 @@ class AssetKind(StrEnum):
     DOCUMENT = "document"
 
 
+INLINE_CONTENT_CHARACTERS = 14_000_000  # an asset's content_base64: about 10 MB of file
+
+
 class Asset(RecordBase):
     """A media file (image, video, audio or document), by URL or inline content."""
 
@@ -89,7 +92,7 @@ class Asset(RecordBase):
     source_url: Url | None = None
     content_base64: str | None = Field(
         default=None,
-        max_length=14_000_000,
+        max_length=INLINE_CONTENT_CHARACTERS,
         description="Inline file content, base64 (up to about 10 MB); instead of source_url.",
     )
     filename: ShortText | None = None

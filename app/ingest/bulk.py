@@ -40,6 +40,7 @@ from app.ingest.service import (
     find_by_idempotency_key,
     fingerprint,
     new_job,
+    record_byte_limit,
     replay,
     stage_records,
     staged_row,
@@ -63,10 +64,9 @@ class BulkLimits:
     batch_records: int
 
     @classmethod
-    def of(cls, settings: Settings) -> "BulkLimits":
-        return cls(
-            settings.max_bulk_records, settings.max_record_bytes, settings.bulk_batch_records
-        )
+    def of(cls, settings: Settings, entity: Entity) -> "BulkLimits":
+        record_bytes = record_byte_limit(settings.max_record_bytes, entity)
+        return cls(settings.max_bulk_records, record_bytes, settings.bulk_batch_records)
 
 
 @dataclass(frozen=True)
@@ -218,7 +218,7 @@ async def import_ndjson(
     """Read the stream into one job and dispatch it; `request.records` is not used."""
     check_envelope(replace(request, records=[None]), max_records=1)  # the key's length
     check_mapping(request)
-    limits = BulkLimits.of(services.settings)
+    limits = BulkLimits.of(services.settings, request.entity)
     job = await _open_job(services, principal, request)
     if job is None:  # the key was used before: read the stream only to compare it
         return await _replay_stream(services, principal, request, chunks, limits)

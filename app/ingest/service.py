@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import exact_json
-from app.contracts.entities import Entity
+from app.contracts.entities import INLINE_CONTENT_CHARACTERS, Entity
 from app.contracts.fields import SourcePlatform
 from app.db.models import IngestJob, StagedRecord
 from app.errors import FieldError, GatewayError
@@ -93,6 +93,28 @@ def check_envelope(request: IngestRequest, max_records: int) -> None:
                 ("idempotencyKey",),
             )
         )
+    if errors:
+        raise GatewayError("invalid_envelope", errors[0].message, errors=errors)
+
+
+def record_byte_limit(max_record_bytes: int, entity: Entity) -> int:
+    """The largest record of this entity a call may carry: assets may carry their file inline."""
+    return max_record_bytes + (INLINE_CONTENT_CHARACTERS if entity is Entity.ASSET else 0)
+
+
+def check_record_sizes(payloads: list[bytes], limit: int) -> None:
+    """A record larger than the limit is a request error naming it (the limit as the NDJSON
+    door's per-line one; webhooks, whose senders cannot split a record, are not checked)."""
+    errors = [
+        FieldError(
+            "record_too_large",
+            f"records[{index}] is {len(payload):,} bytes as JSON; one record may be at most "
+            f"{limit:,} bytes. Send large files as an asset's source_url.",
+            ("records", index),
+        )
+        for index, payload in enumerate(payloads)
+        if len(payload) > limit
+    ]
     if errors:
         raise GatewayError("invalid_envelope", errors[0].message, errors=errors)
 
@@ -245,12 +267,18 @@ def _stage_statement(dialect: Dialect, columns: tuple[str, ...]) -> str:
 
 
 async def accept_ingest(
-    session: AsyncSession, principal: Principal, request: IngestRequest, max_records: int
+    session: AsyncSession,
+    principal: Principal,
+    request: IngestRequest,
+    max_records: int,
+    max_record_bytes: int | None = None,
 ) -> IngestAccepted:
     """Persist the job and its records (the caller commits, then dispatches the job id)."""
     check_envelope(request, max_records)
     check_mapping(request)
     payloads, records_digest = serialise_records(request.records)
+    if max_record_bytes is not None:
+        check_record_sizes(payloads, record_byte_limit(max_record_bytes, request.entity))
     request_hash = fingerprint(request, records_digest)
     if request.idempotency_key is not None:
         earlier = await find_by_idempotency_key(session, principal, request.idempotency_key)
@@ -375,9 +403,11 @@ async def submit_ingest(
     services: Services, principal: Principal, request: IngestRequest
 ) -> IngestAccepted:
     """The one entry every door uses: persist, commit, then hand the job id to a worker."""
+    settings = services.settings
+    size_limit = None if request.door is Door.WEBHOOK else settings.max_record_bytes
     async with services.sessions() as session, session.begin():
         accepted = await accept_ingest(
-            session, principal, request, services.settings.max_records_per_call
+            session, principal, request, settings.max_records_per_call, size_limit
         )
     await hand_over(services, request, accepted)
     return accepted

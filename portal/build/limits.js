@@ -15,6 +15,7 @@ const SETTINGS = [
   ['auth_failure_per_second', null],
   ['max_records_per_call', 'Records in one JSON call (1 to this); stream NDJSON for more.'],
   ['max_body_bytes', 'Bytes in one JSON body.'],
+  ['max_record_bytes', 'Bytes in one record as JSON (an NDJSON line too); assets may be larger by their inline content.'],
 ];
 
 function number(expression) {

@@ -18,6 +18,7 @@ from app.ids import new_id
 from app.services import Services
 from tests.conftest import Tenant, create_tenant
 from tests.helpers import drain, shopify_product
+from tests.integration.test_assets import asset as inline_asset
 from tests.integration.test_ingest_raw import shopify_page
 
 NDJSON = "application/x-ndjson"
@@ -105,11 +106,22 @@ async def test_each_bad_line_is_a_record_error_with_its_line_number(api, service
     assert by_line[2]["path"] == "records[1]"
     assert by_line[4]["message"] == "Each record must be a JSON object."
     assert "repeats the key 'name'" in by_line[5]["message"]
-    assert by_line[6]["message"].startswith("Line 6 is longer than 1,048,576 bytes")
+    assert by_line[6]["message"].startswith("Line 6 is longer than 2,097,152 bytes")
     line_8 = {e["code"] for e in errors if e["index"] == 7}
     assert "required" in line_8  # staged as it came, validated like any record
     stored = {row.external_id for row in await _canonical(services)}
     assert stored == {shopify_product(n)["external_id"] for n in (1, 7, 9)}
+
+
+async def test_an_asset_line_may_carry_its_file_inline_beyond_the_record_limit(
+    api, services, tenant
+):
+    inline = "QUJD" * 1_000_000  # 4,000,000 characters
+    asset = inline_asset("a-1", kind="document", filename="catalogue.pdf", content_base64=inline)
+    response = await api.post("/ingest/assets", content=ndjson([asset]), headers=headers(tenant))
+    assert response.status_code == 202, response.text
+    assert response.json()["counters"]["quarantined"] == 0
+    assert await count(services, StagedRecord) == 1
 
 
 async def _canonical(services: Services) -> list[CanonicalRecord]:

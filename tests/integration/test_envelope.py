@@ -144,3 +144,12 @@ async def test_idempotency_keys_are_scoped_to_the_client(gql, services, tenant):
     assert theirs["replayed"] is False
     assert theirs["job"]["id"] != mine["job"]["id"]
     await drain(services)
+
+
+async def test_a_record_over_the_size_limit_is_an_error_naming_it(gql, services, tenant):
+    huge = shopify_product(1, description="linen " * 500_000)  # 3 MB as JSON
+    payload = (await gql(PUSH, {"input": {"records": [huge]}}, key=tenant.secret))["ingestProducts"]
+    assert payload["job"] is None
+    [error] = payload["errors"]
+    assert (error["code"], error["path"]) == ("record_too_large", "records[0]")
+    assert await _count(services, StagedRecord) == 0

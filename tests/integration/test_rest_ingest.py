@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from app.db.models import IngestJob, StagedRecord
 from tests.conftest import create_tenant
 from tests.helpers import JOB_QUERY, RECORDS_QUERY, drain, ingest_mutation, shopify_product
+from tests.integration.test_assets import asset as inline_asset
 
 PRICE_AS_FLOAT = {"price": {"amount": 49.9, "currency": "EUR"}}
 
@@ -534,3 +535,27 @@ async def test_a_job_carries_its_first_100_errors_and_pages_on_to_the_rest(api, 
     small = await api.get(f"/jobs/{job_id}/errors", params={"first": 5}, headers=tenant.headers)
     assert [e["index"] for e in small.json()["data"]] == [0, 1, 2, 3, 4]
     assert small.json()["page_info"]["has_next_page"] is True
+
+
+async def test_a_record_over_the_size_limit_is_a_400_naming_it_and_stores_nothing(
+    api, services, tenant
+):
+    huge = shopify_product(2, description="linen " * 500_000)  # 3 MB as JSON
+    response = await api.post(
+        "/ingest/products", json={"records": [shopify_product(1), huge]}, headers=tenant.headers
+    )
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == ("invalid_envelope", "records[1]")
+    [problem] = error["errors"]
+    assert problem["code"] == "record_too_large"
+    assert problem["message"].startswith("records[1] is 3,00")
+    assert "at most 2,097,152 bytes" in problem["message"]
+    assert await _count(services, IngestJob) == 0
+
+
+async def test_an_asset_may_carry_its_file_inline_beyond_the_record_limit(api, services, tenant):
+    inline = "QUJD" * 1_000_000  # 4,000,000 characters
+    asset = inline_asset("a-1", kind="document", filename="catalogue.pdf", content_base64=inline)
+    response = await api.post("/ingest/assets", json={"records": [asset]}, headers=tenant.headers)
+    assert response.status_code == 202, response.text

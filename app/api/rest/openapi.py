@@ -25,7 +25,7 @@ from litestar.openapi.spec import (
 from litestar.params import HeaderParameter, Parameter, ParameterKwarg, QueryParameter
 
 from app.api.rest.schemas import ErrorResponse
-from app.contracts.entities import EXAMPLES, Entity
+from app.contracts.entities import EXAMPLES, INLINE_CONTENT_CHARACTERS, Entity
 from app.settings import Settings
 
 TITLE = "Smart Gateway"
@@ -279,7 +279,8 @@ def ingest_request_body(entity: Entity) -> RequestBody:
                     description=f"One {entity.value} record (a JSON object, standard schema v1 "
                     "or the `platform`'s native shape) per line, UTF-8, lines ending in \\n. "
                     f"Up to {DEFAULT_MAX_BULK_RECORDS:,} records and {DEFAULT_MAX_RECORD_BYTES:,} "
-                    "bytes per line by default; blank lines are skipped. The stream is stored as "
+                    f"bytes per line by default (assets: {INLINE_CONTENT_CHARACTERS:,} more, for "
+                    "inline content); blank lines are skipped. The stream is stored as "
                     "it arrives: a line that cannot be read (not JSON, too long, a repeated key, "
                     "cut off at the end) is a record error whose index is its line number - 1.",
                 ),
@@ -407,8 +408,10 @@ INGEST_ERRORS: dict[int, ResponseSpec] = {
     400: error_response(
         "The request as a whole was rejected (nothing was stored): the body is not "
         '`{"records": [...]}` with 1 to the maximum records, an object in it repeats a key '
-        "(`duplicate_key`), the Idempotency-Key is not 1 to 255 characters, `?platform=` names "
-        "a platform with no mapping for this entity, or an unknown query parameter was sent.",
+        f"(`duplicate_key`), a record is over {DEFAULT_MAX_RECORD_BYTES:,} bytes as JSON "
+        "(`record_too_large`; assets: more by their inline content), the Idempotency-Key is not "
+        "1 to 255 characters, `?platform=` names a platform with no mapping for this entity, or "
+        "an unknown query parameter was sent.",
         empty_records=error_example(
             "invalid_request",
             "invalid_envelope",
