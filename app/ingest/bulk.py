@@ -146,8 +146,6 @@ def parse_line(
         )
     return canonical, subject
 
-    return None
-
 
 @dataclass
 class _Batch:
