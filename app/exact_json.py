@@ -7,6 +7,7 @@ written through these functions instead, so validation refuses such an integer a
 shows the digits as they were sent."""
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import msgspec
@@ -45,11 +46,20 @@ def dumps(value: Any, *, sort_keys: bool = False) -> bytes:
 
 def holds_a_wide_integer(value: Any) -> bool:
     """Whether a JSON value holds, at any depth, an integer beyond 64 bits."""
+    return next(wide_integer_paths(value), None) is not None
+
+
+def wide_integer_paths(
+    value: Any, path: tuple[str | int, ...] = ()
+) -> Iterator[tuple[str | int, ...]]:
+    """Where a JSON value holds integers beyond 64 bits, as paths of keys and indexes."""
     if isinstance(value, int):
         low, high = INTEGER_RANGE
-        return not low <= value <= high
-    if isinstance(value, dict):
-        return any(holds_a_wide_integer(item) for item in value.values())
-    if isinstance(value, list):
-        return any(holds_a_wide_integer(item) for item in value)
-    return False
+        if not low <= value <= high:
+            yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from wide_integer_paths(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from wide_integer_paths(item, (*path, index))

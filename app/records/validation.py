@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from app.contracts.entities import ENTITY_MODELS, Entity
 from app.contracts.fields import RecordBase
 from app.errors import FieldError
-from app.exact_json import INTEGER_RANGE
+from app.exact_json import wide_integer_paths
 from app.rules.engine import RuleSet
 
 # pydantic error type → our stable error code
@@ -109,7 +109,9 @@ def validate_record(
     try:
         digest = content_hash(data)
     except TypeError:  # orjson takes integers of 64 bits at most; the contract's int has no bound
-        oversized = _oversized_integers(data)
+        oversized = [
+            FieldError("out_of_range", OVERSIZED_INTEGER, path) for path in wide_integer_paths(data)
+        ]
         if not oversized:
             raise
         return oversized
@@ -117,20 +119,6 @@ def validate_record(
     return ValidRecord(
         record.external_id, data["source_platform"], record.source_updated_at, data, digest
     )
-
-
-def _oversized_integers(value: Any, path: tuple[str | int, ...] = ()) -> list[FieldError]:
-    low, high = INTEGER_RANGE
-    if isinstance(value, int) and not low <= value <= high:
-        return [FieldError("out_of_range", OVERSIZED_INTEGER, path)]
-    items = (
-        value.items()
-        if isinstance(value, dict)
-        else enumerate(value)
-        if isinstance(value, list)
-        else ()
-    )
-    return [found for key, item in items for found in _oversized_integers(item, (*path, key))]
 
 
 def external_id_of(payload: str | bytes) -> str | None:
