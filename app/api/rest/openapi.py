@@ -306,6 +306,15 @@ def error_example(type_: str, code: str, message: str, **extra: Any) -> dict[str
     return {"error": error | extra}
 
 
+def field_error_example(
+    code: str, message: str, path: str = "", field_code: str | None = None
+) -> dict[str, Any]:
+    """An invalid_request whose one field error repeats its message: `code` on the error,
+    `field_code` (else the same) on the field error, its `path` as the error's param."""
+    errors = [{"code": field_code or code, "message": message, "path": path}]
+    return error_example("invalid_request", code, message, param=path or None, errors=errors)
+
+
 def error_response(description: str, **examples: dict[str, Any]) -> ResponseSpec:
     return ResponseSpec(
         data_container=ErrorResponse,
@@ -354,40 +363,12 @@ NOT_FOUND = error_response(
 )
 BAD_PAGE = error_response(
     "A paging or filter parameter is not valid.",
-    invalid_parameter=error_example(
-        "invalid_request",
-        "invalid_parameter",
-        "status: Invalid enum value 'done'",
-        param="status",
-        errors=[
-            {
-                "code": "invalid_parameter",
-                "message": "status: Invalid enum value 'done'",
-                "path": "status",
-            }
-        ],
+    invalid_parameter=field_error_example(
+        "invalid_parameter", "status: Invalid enum value 'done'", "status"
     ),
-    invalid_page_size=error_example(
-        "invalid_request",
-        "invalid_page_size",
-        "first must be 1 to 500.",
-        param="first",
-        errors=[
-            {"code": "invalid_page_size", "message": "first must be 1 to 500.", "path": "first"}
-        ],
-    ),
-    invalid_cursor=error_example(
-        "invalid_request",
-        "invalid_cursor",
-        "The cursor is not one this API returned.",
-        param="after",
-        errors=[
-            {
-                "code": "invalid_cursor",
-                "message": "The cursor is not one this API returned.",
-                "path": "after",
-            }
-        ],
+    invalid_page_size=field_error_example("invalid_page_size", "first must be 1 to 500.", "first"),
+    invalid_cursor=field_error_example(
+        "invalid_cursor", "The cursor is not one this API returned.", "after"
     ),
 )
 _EMPTY = "records must hold at least one record."
@@ -412,40 +393,16 @@ INGEST_ERRORS: dict[int, ResponseSpec] = {
         "(`record_too_large`; assets: more by their inline content), the Idempotency-Key is not "
         "1 to 255 characters, `?platform=` names a platform with no mapping for this entity, or "
         "an unknown query parameter was sent.",
-        empty_records=error_example(
-            "invalid_request",
-            "invalid_envelope",
-            _EMPTY,
-            param="records",
-            errors=[{"code": "empty_records", "message": _EMPTY, "path": "records"}],
-        ),
-        malformed_json=error_example(
-            "invalid_request",
+        empty_records=field_error_example("invalid_envelope", _EMPTY, "records", "empty_records"),
+        malformed_json=field_error_example(
             "invalid_envelope",
             "The request body is not valid JSON: unexpected end of data: line 1 column 14.",
-            errors=[
-                {
-                    "code": "malformed_json",
-                    "message": "The request body is not valid JSON: unexpected end of data: "
-                    "line 1 column 14.",
-                    "path": "",
-                }
-            ],
+            field_code="malformed_json",
         ),
-        duplicate_key=error_example(
-            "invalid_request",
-            "invalid_envelope",
-            _REPEATED,
-            param="records[1]",
-            errors=[{"code": "duplicate_key", "message": _REPEATED, "path": "records[1]"}],
+        duplicate_key=field_error_example(
+            "invalid_envelope", _REPEATED, "records[1]", "duplicate_key"
         ),
-        unsupported_mapping=error_example(
-            "invalid_request",
-            "unsupported_mapping",
-            _NO_MAPPING,
-            param="platform",
-            errors=[{"code": "unsupported_mapping", "message": _NO_MAPPING, "path": "platform"}],
-        ),
+        unsupported_mapping=field_error_example("unsupported_mapping", _NO_MAPPING, "platform"),
     ),
     401: UNAUTHORIZED,
     409: error_response(
@@ -468,12 +425,7 @@ INGEST_ERRORS: dict[int, ResponseSpec] = {
     413: error_response(
         "The body (decompressed, when gzip) is larger than the gateway accepts: JSON bodies and "
         "NDJSON streams have separate limits. A stream refused part-way fails its job.",
-        body_too_large=error_example(
-            "invalid_request",
-            "body_too_large",
-            _TOO_LARGE,
-            errors=[{"code": "body_too_large", "message": _TOO_LARGE, "path": ""}],
-        ),
+        body_too_large=field_error_example("body_too_large", _TOO_LARGE),
     ),
     415: error_response(
         "The body is neither application/json nor application/x-ndjson, or its Content-Encoding "
@@ -484,18 +436,8 @@ INGEST_ERRORS: dict[int, ResponseSpec] = {
             'Send the records as application/json ({"records": [...]}) or as '
             "application/x-ndjson (one record per line), not text/csv.",
         ),
-        unsupported_content_encoding=error_example(
-            "invalid_request",
-            "unsupported_content_encoding",
-            _BAD_ENCODING,
-            param="Content-Encoding",
-            errors=[
-                {
-                    "code": "unsupported_content_encoding",
-                    "message": _BAD_ENCODING,
-                    "path": "Content-Encoding",
-                }
-            ],
+        unsupported_content_encoding=field_error_example(
+            "unsupported_content_encoding", _BAD_ENCODING, "Content-Encoding"
         ),
     ),
 }

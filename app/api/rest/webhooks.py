@@ -172,18 +172,9 @@ _ERRORS: dict[int, ResponseSpec] = {
     400: openapi.error_response(
         "The source is not a known platform, or a correctly signed body is not JSON or repeats "
         "a key in one object (`duplicate_key`).",
-        malformed_json=openapi.error_example(
-            "invalid_request",
+        malformed_json=openapi.field_error_example(
             "malformed_json",
             "The delivery is signed but its body is not valid JSON: unexpected character.",
-            errors=[
-                {
-                    "code": "malformed_json",
-                    "message": "The delivery is signed but its body is not valid JSON: "
-                    "unexpected character.",
-                    "path": "",
-                }
-            ],
         ),
     ),
     401: openapi.error_response(
