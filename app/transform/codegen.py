@@ -219,13 +219,21 @@ def _plain(source: _Source, rule: "mapping._Compiled") -> None:
         )
         source.add(1, f"if {target} is None:")
         indent = 2
-    if len(reads) == 1:
-        source.add(indent, f"v = {reads[0]}")
-    else:
-        source.add(indent, f"for v in ({', '.join(reads)}):")
-        source.add(indent + 1, f"if v is not None and ({_present(rule)}):", "    break")
-        source.add(indent, "else:", "    v = None")
+    _first_present(source, indent, rule, reads)
     _apply(source, indent, rule, _write(source, rule))
+
+
+def _first_present(
+    source: _Source, indent: int, rule: "mapping._Compiled", values: list[str]
+) -> None:
+    """`v`: the first of the locals `values` that is present (None if none is); a single one
+    as it is, for `_apply` tests it."""
+    if len(values) == 1:
+        source.add(indent, f"v = {values[0]}")
+        return
+    source.add(indent, f"for v in ({', '.join(values)}):")
+    source.add(indent + 1, f"if v is not None and ({_present(rule)}):", "    break")
+    source.add(indent, "else:", "    v = None")
 
 
 def _element_write(list_key: str, field: str) -> list[str]:
@@ -299,9 +307,7 @@ def _stars(source: _Source, rules: list["mapping._Compiled"]) -> None:
         for value, element, rule_source in zip(values, elements, rule.sources, strict=True):
             source.add(2, f"{value} = {element}")
             _walk(source, 2, value, rule_source.suffix)
-        source.add(2, f"for v in ({', '.join(values)},):")
-        source.add(3, f"if v is not None and ({_present(rule)}):", "    break")
-        source.add(2, "else:", "    v = None")
+        _first_present(source, 2, rule, values)
         _apply(source, 2, rule, _element_write(list_key, rule.fields[1]))
 
 
