@@ -25,16 +25,15 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import exact_json
 from app.contracts.entities import Entity
 from app.db.models import IngestJob, RecordError, StagedRecord
 from app.errors import FieldError, GatewayError
-from app.ingest.repeated_keys import repeated_key
+from app.ingest.repeated_keys import repeated_key_message
 from app.ingest.service import (
     IngestAccepted,
     IngestRequest,
     StagedRow,
-    canonical_form,
+    canonical_record,
     check_envelope,
     check_mapping,
     find_by_idempotency_key,
@@ -134,16 +133,11 @@ def parse_line(
     if not text:
         return None
     try:
-        value = exact_json.loads(text)
+        canonical, subject, key = canonical_record(text, audience)
     except orjson.JSONDecodeError as error:
         return LineError(number, "malformed_json", f"Line {number} is not valid JSON: {error}.")
-    canonical, subject = canonical_form(value, audience)
-    if (key := repeated_key(text, canonical)) is not None:
-        return LineError(
-            number,
-            "duplicate_key",
-            f"Line {number} repeats the key {key!r} in one object; each key may appear once.",
-        )
+    if key is not None:
+        return LineError(number, "duplicate_key", repeated_key_message(key, f"Line {number}"))
     return canonical, subject
 
 

@@ -11,6 +11,7 @@ last value wins, as in any parser.)"""
 import json
 from typing import Any
 
+from app import exact_json
 from app.errors import FieldError, GatewayError
 
 
@@ -28,6 +29,13 @@ def repeated_key(text: bytes | memoryview, canonical: bytes) -> str | None:
     if raw.count(b":") <= canonical.count(b":"):
         return None
     return first_repeated_key(raw)
+
+
+def read_document(text: bytes) -> tuple[Any, str | None]:
+    """A whole JSON text read (failing as exact_json.loads fails), and the key one of its
+    objects repeats, if any."""
+    value = exact_json.loads(text)
+    return value, repeated_key(text, exact_json.dumps(value))
 
 
 def first_repeated_key(text: bytes | str) -> str | None:
@@ -57,5 +65,9 @@ def repeated_key_error(
 ) -> GatewayError:
     """The request error for a repeated key: `where` names the object's place for a person
     (records[3], "The request body"), `path` for the error's field path."""
-    message = f"{where} repeats the key {key!r} in one object; each key may appear once."
+    message = repeated_key_message(key, where)
     return GatewayError(code, message, errors=[FieldError("duplicate_key", message, path)])
+
+
+def repeated_key_message(key: str, where: str) -> str:
+    return f"{where} repeats the key {key!r} in one object; each key may appear once."

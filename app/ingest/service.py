@@ -161,12 +161,19 @@ def canonical_records(
     audience = entity is Entity.AUDIENCE
     records, subjects = [], []
     for index, text in enumerate(texts):
-        canonical, subject = canonical_form(exact_json.loads(text), audience)
-        if (key := repeated_key(text, canonical)) is not None:
+        canonical, subject, key = canonical_record(text, audience)
+        if key is not None:
             raise repeated_key_error(key, f"records[{index}]", ("records", index))
         records.append(orjson.Fragment(canonical))
         subjects.append(subject)
     return records, subjects
+
+
+def canonical_record(text: bytes | memoryview, audience: bool) -> tuple[bytes, Subject, str | None]:
+    """One record's JSON text read once (failing as exact_json.loads fails): its canonical form,
+    whom it names (see canonical_form) and the key it repeats, if any."""
+    canonical, subject = canonical_form(exact_json.loads(text), audience)
+    return canonical, subject, repeated_key(text, canonical)
 
 
 def canonical_form(value: Any, audience: bool) -> tuple[bytes, Subject]:

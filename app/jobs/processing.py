@@ -192,8 +192,6 @@ def standard_payload(lease: Lease, payload: str) -> tuple[str | bytes, list[Fiel
     if mapper is None:
         return payload, []
     data, errors = mapper.map(exact_json.loads(payload))
-    if not errors:
-        return exact_json.dumps(data), errors
     native = [
         FieldError(e.code, e.message, (e.source,) if e.source else ())
         if isinstance(e, MappingError)

@@ -11,12 +11,11 @@ from typing import Literal
 import orjson
 import structlog
 
-from app import exact_json
 from app.coalescing import ExpiringCache
 from app.contracts.fields import SourcePlatform
 from app.db.engine import reading
 from app.errors import FieldError, GatewayError
-from app.ingest.repeated_keys import repeated_key, repeated_key_error
+from app.ingest.repeated_keys import read_document, repeated_key_error
 from app.ingest.service import IngestRequest, submit_ingest
 from app.jobs.models import Door
 from app.services import Services
@@ -247,12 +246,12 @@ def _is_woocommerce_ping(request: SignedRequest) -> bool:
 
 def _parse(body: bytes) -> object:
     try:
-        value = exact_json.loads(body)
+        value, key = read_document(body)
     except orjson.JSONDecodeError as error:
         message = f"The delivery is signed but its body is not valid JSON: {error}."
         raise GatewayError(
             "malformed_json", message, errors=[FieldError("malformed_json", message, ())]
         ) from None
-    if (key := repeated_key(body, exact_json.dumps(value))) is not None:
+    if key is not None:
         raise repeated_key_error(key, "The delivery", (), code="duplicate_key")
     return value

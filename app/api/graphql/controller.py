@@ -30,7 +30,7 @@ from app.api.graphql.media import (
 from app.api.graphql.schema import schema
 from app.api.rest import portal_files
 from app.api.rest.errors import error_body
-from app.ingest.repeated_keys import repeated_key, repeated_key_error
+from app.ingest.repeated_keys import read_document, repeated_key_message
 from app.ratelimit.http import RateLimitHeadersMiddleware, remember
 from app.ratelimit.service import rate_limited
 
@@ -53,12 +53,11 @@ def make_controller(portal_dist: Path, sandbox_enabled: bool) -> type[Controller
 
         def decode_json(self, data: str | bytes) -> object:
             try:
-                value = exact_json.loads(data)
+                value, key = read_document(data.encode() if isinstance(data, str) else data)
             except orjson.JSONDecodeError as error:
                 raise HTTPException(400, f"The request body is not valid JSON: {error}") from error
-            text = data.encode() if isinstance(data, str) else data
-            if (key := repeated_key(text, exact_json.dumps(value))) is not None:
-                raise HTTPException(400, repeated_key_error(key, "The request body", ()).message)
+            if key is not None:
+                raise HTTPException(400, repeated_key_message(key, "The request body"))
             return value
 
         def parse_json(self, data: str | bytes) -> Any:
