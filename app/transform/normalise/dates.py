@@ -27,9 +27,13 @@ def _invalid(value: object, why: str) -> NormalisationError:
     return NormalisationError("invalid_date", f"{value!r} is not a usable date: {why}.")
 
 
+def _out_of_range(original: object) -> NormalisationError:
+    return _invalid(original, f"outside {EARLIEST.year} to {LATEST.year - 1}")
+
+
 def _in_range(moment: datetime, original: object) -> datetime:
     if not EARLIEST <= moment < LATEST:
-        raise _invalid(original, f"outside {EARLIEST.year} to {LATEST.year - 1}")
+        raise _out_of_range(original)
     return moment
 
 
@@ -45,31 +49,38 @@ def _from_epoch(seconds: Decimal, original: object) -> datetime:
     return _in_range(moment, original)
 
 
-def _localise(moment: datetime, default_tz: tzinfo) -> datetime:
+def _localise(moment: datetime, default_tz: tzinfo, original: object) -> datetime:
     """Offset-less values are wall-clock time in the client's zone (fold=0 when ambiguous)."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=default_tz)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00: before year 1 once in UTC
+        raise _out_of_range(original) from None
 
 
 def _parse_text(text: str, default_tz: tzinfo) -> datetime:
     if len(text) >= 10 and text[4] == "-" and text[:4].isdigit():  # ISO 8601, the usual case
         try:
-            return _localise(datetime.fromisoformat(text), default_tz)
+            parsed = datetime.fromisoformat(text)
         except ValueError:
             pass  # e.g. a trailing GMT: the general path below
+        else:
+            return _localise(parsed, default_tz, text)
     if _NUMERIC.match(text):
         return _from_epoch(_epoch_seconds(Decimal(text)), text)
     if _RFC2822.match(text):
         try:
-            return _localise(parsedate_to_datetime(text), UTC)
+            parsed = parsedate_to_datetime(text)
         except (TypeError, ValueError):
             raise _invalid(text, "not a valid RFC 2822 date") from None
+        return _localise(parsed, UTC, text)
     iso = _ZULU_WORD.sub("+00:00", text)
     try:
-        return _localise(datetime.fromisoformat(iso), default_tz)
+        parsed = datetime.fromisoformat(iso)
     except ValueError:
         raise _invalid(text, "expected ISO 8601, RFC 2822 or epoch seconds/milliseconds") from None
+    return _localise(parsed, default_tz, text)
 
 
 def rfc3339_of_iso_with_offset(text: str) -> str | None:
@@ -83,7 +94,10 @@ def rfc3339_of_iso_with_offset(text: str) -> str | None:
         return None
     if moment.tzinfo is None:
         return None
-    moment = moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # the general way says so
+        return None
     return format_rfc3339(moment) if EARLIEST <= moment < LATEST else None
 
 
@@ -96,9 +110,10 @@ def parse_datetime(value: object, default_tz: tzinfo = UTC) -> datetime:
     elif isinstance(value, bool):
         raise _invalid(value, "a boolean is not a date")
     elif isinstance(value, datetime):
-        return _in_range(_localise(value, default_tz), value)
+        return _in_range(_localise(value, default_tz, value), value)
     elif isinstance(value, date):
-        return _in_range(_localise(datetime(value.year, value.month, value.day), default_tz), value)
+        midnight = datetime(value.year, value.month, value.day)
+        return _in_range(_localise(midnight, default_tz, value), value)
     elif isinstance(value, (int, float, Decimal)):  # a tuple: a union would be built per call
         try:
             return _from_epoch(_epoch_seconds(Decimal(str(value))), value)

@@ -167,3 +167,18 @@ def test_normalising_twice_changes_nothing() -> None:
     for raw in ("2026-11-01T05:00:00-05:00", "1572480000000", "Sun, 01 Nov 2026 10:00:00 GMT"):
         once = format_rfc3339(parse_datetime(raw, BERLIN))
         assert format_rfc3339(parse_datetime(once, BERLIN)) == once
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "0001-01-01T00:00:00+01:00",
+        "9999-12-31T23:59:59-01:00",
+        "Fri, 31 Dec 9999 23:59:59 -0100",
+    ],
+)
+def test_a_date_leaving_years_1_to_9999_once_in_utc_is_out_of_range(raw: str) -> None:
+    assert rfc3339_of_iso_with_offset(raw) is None
+    with pytest.raises(NormalisationError, match="outside 1900 to 2199") as error:
+        parse_datetime(raw)
+    assert error.value.code == "invalid_date"
